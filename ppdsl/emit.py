@@ -1,0 +1,265 @@
+"""IR → one readable, standalone Python module, through the Jinja2 templates
+in ppdsl/templates/.
+
+Source text never becomes code: names and strings from the `.ppflow` file are
+written only as `repr()` literals, generated identifiers are numbered
+(`_flow_1`, `_l2`, `_seg_3`), and the `# file:LINE` comments carry a
+sanitized file name.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Optional
+
+from . import __version__, ir
+from .names import STAT_FUNCTIONS
+
+_EVENT_ATTRS = {
+    "track_event_seq": "E.seq", "track_event_uuid": "E.uuid", "track_event_count": "E.count",
+    "track_event_data": "E.data_text", "data": "E.data", "now": "E.now",
+}
+_ORDER_HELPERS = {"<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge"}
+_ARITH_HELPERS = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod"}
+_CALL_HELPERS = {
+    "len": "_len", "lower": "_lower", "upper": "_upper", "contains": "_contains", "startswith": "_startswith",
+    "endswith": "_endswith", "json": "_json_value", "int": "_int", "float": "_float", "str": "_str",
+}
+_SET_CONVERT = {"int": "_int", "float": "_float", "str": "_str", "bool": "_bool", "datetime": "_datetime_text"}
+
+
+def safe_comment(text: str) -> str:
+    """A file name fit for a comment: anything but [A-Za-z0-9._-] becomes '_'."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:80] or "_"
+
+
+def runtime_source() -> str:
+    text = resources.files("ppdsl").joinpath("runtime.py").read_text(encoding="utf-8")
+    return text.split("# --- runtime ---\n", 1)[1]
+
+
+class Gen:
+    """What the templates call to turn IR pieces into Python code."""
+
+    def __init__(self, program: ir.Program, source_name: str):
+        self.program = program
+        self.source_name = safe_comment(source_name)
+        self.constants: dict[str, str] = {}  # code -> module-level name
+        self.count_keys: set[str] = set()
+        self.segment_index = {s.name: i for i, s in enumerate(program.segments, 1)}
+        self.flow: Optional[ir.Flow] = None
+        self.temps = 0
+
+    # --- used by the templates
+
+    def where(self, node: object) -> str:
+        return f"  # {self.source_name}:{node.loc.line}"  # type: ignore[attr-defined]
+
+    def begin_flow(self, flow: ir.Flow) -> str:
+        self.flow, self.temps = flow, 0
+        return ""
+
+    def trigger(self, rule: ir.Rule) -> str:
+        seqs = rule.seqs
+        return f"seq == {seqs[0]}" if len(seqs) == 1 else f"seq in {tuple(seqs)!r}"
+
+    def temp(self) -> str:
+        self.temps += 1
+        return f"_s{self.temps}"
+
+    def case_test(self, temp: str, case: ir.Case) -> str:
+        return " or ".join(self.equals(temp, ir.Ty("any"), lit) for lit in case.values)
+
+    def action(self, a: ir.Stmt) -> str:
+        assert self.flow is not None
+        head = f"'flow': {self.flow.name!r}, 'line': {a.loc.line}"
+        if isinstance(a, ir.Reply):
+            text = self.template(a.text) if a.text else "None"
+            return f"{{{head}, 'type': 'reply', 'agent': {a.agent!r}, 'text': {text}}}"
+        if isinstance(a, ir.Assign):
+            if a.target is None:
+                target = "'any': True"
+            else:
+                target = f"{'group' if a.group else 'agent'!r}: {a.target!r}"
+            return f"{{{head}, 'type': 'assign', {target}}}"
+        assert isinstance(a, ir.Ticket)
+        return f"{{{head}, 'type': 'ticket', 'text': {self.template(a.text)}}}"
+
+    def set_value(self, a: ir.SetField) -> str:
+        code = self.expr(a.value)
+        ty = a.value.ty
+        if a.field_type in _SET_CONVERT and not (ty.sure and ty.kind == a.field_type):
+            return f"{_SET_CONVERT[a.field_type]}({code})"
+        return code
+
+    def template(self, t: ir.Template) -> str:
+        pieces = []
+        for part in t.parts:
+            if isinstance(part, str):
+                pieces.append(repr(part))
+            elif part.ty.sure and part.ty.kind == "str":
+                pieces.append(self.expr(part))
+            else:
+                pieces.append(f"_fmt({self.expr(part)})")
+        return " + ".join(pieces) if pieces else "''"
+
+    def const(self, code: str) -> str:
+        if code not in self.constants:
+            self.constants[code] = f"_K{len(self.constants) + 1}"
+        return self.constants[code]
+
+    # --- expressions
+
+    def expr(self, e: ir.Expr) -> str:
+        return getattr(self, "e_" + type(e).__name__)(e)
+
+    def e_Lit(self, e: ir.Lit) -> str:
+        if e.kind == "duration":
+            return self.const(f"_timedelta(seconds={int(e.value)!r})")
+        return repr(e.value)
+
+    def e_ListExpr(self, e: ir.ListExpr) -> str:
+        return "[" + ", ".join(self.expr(x) for x in e.items) + "]"
+
+    def e_Var(self, e: ir.Var) -> str:
+        b = e.binding
+        assert b is not None, "the checker resolves every name"
+        if b[0] == "let":
+            return f"_l{b[1]}"
+        if b[0] == "event":
+            return _EVENT_ATTRS[b[1]]
+        if b[0] == "stat":
+            return self.stat(b[1], b[2])
+        if b[0] == "segment":
+            return f"_seg_{self.segment_index[b[1]]}(V, E)"
+        read = f"V.get({b[1]!r})"
+        return f"_dt({read})" if b[2] == "datetime" else read
+
+    def stat(self, kind: str, seq: int) -> str:
+        key = f"event_{kind}_{seq}"
+        if kind == "count":
+            self.count_keys.add(key)
+            return f"V.get({key!r}, 0)"
+        read = f"V.get({key!r})"
+        return f"_dt({read})" if kind in ("first_time", "last_time") else read
+
+    def e_Call(self, e: ir.Call) -> str:
+        if e.func in STAT_FUNCTIONS:
+            assert e.seq is not None
+            return self.stat(e.func, e.seq)
+        args = [self.expr(a) for a in e.args]
+        if e.func == "exists":
+            return f"({args[0]} is not None)"
+        if e.func == "matches":
+            assert e.regex is not None
+            return f"_matches({args[0]}, {self.const(f'_re.compile({e.regex!r})')})"
+        return f"{_CALL_HELPERS[e.func]}({', '.join(args)})"
+
+    def e_Member(self, e: ir.Member) -> str:
+        return f"_get({self.expr(e.obj)}, {e.name!r})"
+
+    def e_Index(self, e: ir.Index) -> str:
+        return f"_idx({self.expr(e.obj)}, {self.expr(e.index)})"
+
+    def e_Unary(self, e: ir.Unary) -> str:
+        inner = self.expr(e.operand)
+        if e.op == "not":
+            return f"(not {inner})"
+        return f"(-{inner})" if e.operand.ty.sure and e.operand.ty.kind == "int" else f"_neg({inner})"
+
+    def e_BinOp(self, e: ir.BinOp) -> str:
+        left, right = self.expr(e.left), self.expr(e.right)
+        if e.ty.sure:  # int op int with + - *: plain Python can't fail
+            return f"({left} {e.op} {right})"
+        return f"{_ARITH_HELPERS[e.op]}({left}, {right})"
+
+    def e_BoolOp(self, e: ir.BoolOp) -> str:
+        return "(" + f" {e.op} ".join(self.expr(x) for x in e.operands) + ")"
+
+    def e_Compare(self, e: ir.Compare) -> str:
+        tests = []
+        for i, op in enumerate(e.ops):
+            a, b = e.operands[i], e.operands[i + 1]
+            if op in ("==", "!="):
+                test = self.equals(self.expr(a), a.ty, b)
+                tests.append(test if op == "==" else f"(not {test})")
+            elif op in ("in", "not in"):
+                tests.append(f"{'_in' if op == 'in' else '_not_in'}({self.expr(a)}, {self.expr(b)})")
+            elif _plain_number(a.ty) and _plain_number(b.ty):
+                tests.append(f"({self.expr(a)} {op} {self.expr(b)})")
+            else:
+                tests.append(f"{_ORDER_HELPERS[op]}({self.expr(a)}, {self.expr(b)})")
+        return tests[0] if len(tests) == 1 else "(" + " and ".join(tests) + ")"
+
+    def equals(self, left: str, left_ty: ir.Ty, b: ir.Expr) -> str:
+        right = self.expr(b)
+        if isinstance(b, ir.Lit) and b.kind == "null":
+            return f"({left} is None)"
+        if left == "None":
+            return f"({right} is None)"
+        # bool == number is the one case where Python's == disagrees with ppflow's
+        if (isinstance(b, ir.Lit) and b.kind == "str") or (_plain_number(left_ty) and _plain_number(b.ty)):
+            return f"({left} == {right})"
+        return f"_eq({left}, {right})"
+
+
+def _plain_number(ty: ir.Ty) -> bool:
+    return ty.sure and ty.kind in ("int", "float")
+
+
+def _environment():  # type: ignore[no-untyped-def]
+    import jinja2
+
+    templates = resources.files("ppdsl").joinpath("templates")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates) if isinstance(templates, Path) else str(Path(__file__).parent / "templates")),
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined, autoescape=False,
+    )
+    env.tests["node"] = lambda obj, name: type(obj).__name__ == name
+    env.filters["py"] = repr
+    return env
+
+
+def generate(program: ir.Program, source_name: str) -> str:
+    """Python source of the compiled module for a checked program."""
+    gen = Gen(program, source_name)
+    active = sorted((f for f in program.flows if not f.inactive), key=lambda f: -f.priority)
+    env = _environment()
+    flows_code = env.get_template("flows.py.j2").render(flows=active, segments=program.segments, g=gen)
+    decls = sorted(program.events, key=lambda e: e.seq)
+    events = {e.seq: {"name": e.name, "uuid": e.uuid, "description": e.description} for e in decls}
+    text = env.get_template("module.py.j2").render(
+        version=__version__,
+        source_name=gen.source_name,
+        runtime=runtime_source(),
+        events=events,
+        names={e.seq: e.name for e in decls},
+        uuids={e.seq: e.uuid for e in decls},
+        by_name={e.name: e.seq for e in decls},
+        by_uuid={e.uuid: e.seq for e in decls if e.uuid},
+        declared=bool(program.events),
+        count_keys=tuple(sorted(gen.count_keys)),
+        constants=[(name, code) for code, name in gen.constants.items()],
+        flows_code=flows_code,
+        flow_count=len(active),
+    )
+    return _tidy(text)
+
+
+def _tidy(text: str) -> str:
+    """Drop the blank lines that template blocks leave inside functions."""
+    out: list[str] = []
+    blanks = 0
+    for line in text.splitlines():
+        line = line.rstrip()
+        if not line:
+            blanks += 1
+            continue
+        if out and not line.startswith(" "):
+            out += [""] * min(blanks, 2)
+        blanks = 0
+        out.append(line)
+    return "\n".join(out) + "\n"

@@ -1,0 +1,516 @@
+"""Text → IR: read a `.ppflow` source with the textX grammar and lower the
+textX model into the typed IR of `ppdsl.ir`, keeping source locations.
+
+textX stops at the first syntax error, so this stage reports at most one
+syntax diagnostic; everything semantic is left to `ppdsl.check`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import sys
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from . import ir
+from .diagnostics import Diagnostic, make
+
+MAX_NESTING = 64  # brackets or statements inside each other
+
+KEYWORDS = frozenset(
+    "event uuid agent group field segment flow priority inactive on any if elif else switch "
+    "case default reply assign set let convert ticket end failure and or not in true false "
+    "null True False TRUE FALSE None".split()
+)
+TYPOGRAPHIC_QUOTES = "‘’“”"
+
+
+class SyntaxProblem(Exception):
+    def __init__(self, diag: Diagnostic):
+        super().__init__(diag.message)
+        self.diag = diag
+
+
+def grammar_text() -> str:
+    """The grammar ships inside the package; in a checkout it lives in grammar/."""
+    packaged = resources.files("ppdsl").joinpath("grammar/ppflow.tx")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "grammar" / "ppflow.tx").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=None)
+def metamodel(root: str = "Program") -> Any:
+    """The textX metamodel; `root="Expr"` parses a lone expression (templates)."""
+    from textx import metamodel_from_str
+
+    text = grammar_text()
+    if root != "Program":
+        text = f"Root: expr={root};\n" + text
+    return metamodel_from_str(text, autokwd=True, memoization=False)
+
+
+# --------------------------------------------------------------- source text
+
+
+def decode_source(data: bytes) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SyntaxProblem(
+            make("E004", line, col, detail=f"byte 0x{data[exc.start]:02x} at offset {exc.start}",
+                 help="save the file as UTF-8")
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+class LineIndex:
+    def __init__(self, text: str):
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def loc(self, pos: int, length: int = 1) -> ir.Loc:
+        line = bisect.bisect_right(self.starts, pos)
+        return ir.Loc(line, pos - self.starts[line - 1] + 1, max(1, length))
+
+
+def prescan(text: str, index: LineIndex) -> None:
+    """Lexical checks textX can't phrase well: typographic quotes, control
+    characters and nesting too deep to parse."""
+    depth = 0
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "#":
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+            continue
+        if ch in "\"'":
+            m = _STRING.match(text, i)
+            i = m.end() if m else i + 1
+            continue
+        if ch in TYPOGRAPHIC_QUOTES:
+            loc = index.loc(i)
+            raise SyntaxProblem(make("E002", loc.line, loc.col, quote=ch,
+                                     help='write strings with straight quotes: "..." or \'...\''))
+        if ch in "([{":
+            depth += 1
+            if depth > MAX_NESTING:
+                loc = index.loc(i)
+                raise SyntaxProblem(make("E005", loc.line, loc.col, limit=MAX_NESTING,
+                                         help="split the expression with `let` or a segment"))
+        elif ch in ")]}":
+            depth -= 1
+        elif not (ch.isprintable() or ch in "\t\n\r"):
+            loc = index.loc(i)
+            raise SyntaxProblem(make("E001", loc.line, loc.col, detail=f"unexpected character {ch!r}",
+                                     help="remove it; only text belongs in a .ppflow file"))
+        i += 1
+
+
+_STRING = re.compile(r""""(\\.|[^"\\\r\n])*"|'(\\.|[^'\\\r\n])*'""")
+_ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t"}
+
+
+def decode_string(raw: str, loc: ir.Loc) -> tuple[str, list[int]]:
+    """Decode a quoted literal. Returns the text and, for each character, its
+    offset in `raw`, so template diagnostics can point inside the string."""
+    body = raw[1:-1]
+    out: list[str] = []
+    offsets: list[int] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch != "\\":
+            out.append(ch)
+            offsets.append(i + 1)
+            i += 1
+            continue
+        nxt = body[i + 1]
+        if nxt in _ESCAPES:
+            out.append(_ESCAPES[nxt])
+            offsets.append(i + 1)
+            i += 2
+        elif nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", body[i + 2 : i + 6]):
+            out.append(chr(int(body[i + 2 : i + 6], 16)))
+            offsets.append(i + 1)
+            i += 6
+        else:
+            esc = body[i : i + 2]
+            raise SyntaxProblem(make("E003", loc.line, loc.col + i + 1, 2, escape=repr(esc)[1:-1],
+                                     help=r"use one of \\ \" \' \n \t \uXXXX"))
+    offsets.append(len(body) + 1)
+    return "".join(out), offsets
+
+
+# --------------------------------------------------------------- syntax errors
+
+_EXPR_START = {"DurationLit", "FloatLit", "IntLit", "StrLit", "BoolLit", "NullLit", "Var", "Call"}
+_WORDS = {"IntTok": "a number", "SignedInt": "a number", "StringTok": "a string"}
+
+
+def _describe(rule: Any) -> str:
+    name = getattr(rule, "rule_name", "")
+    if name in _WORDS:
+        return _WORDS[name]
+    if type(rule).__name__ == "Not" or getattr(rule, "to_match", None) == "[A-Za-z_][A-Za-z0-9_]*":
+        return "a name"
+    match = getattr(rule, "to_match", "")
+    if match.startswith("[0-9]"):
+        return "a number"
+    if match.startswith("(true"):
+        return "true or false"
+    if match.startswith("(null"):
+        return "null"
+    if match == "not\\s+in\\b":
+        return "'not in'"
+    if match == "!(?!=)":
+        return "'!'"
+    return f"'{match}'"
+
+
+def syntax_diagnostic(err: Any, text: str, index: LineIndex, offset: int = 0) -> Diagnostic:
+    pos = offset + index.starts[err.line - 1] + err.col - 1 if offset == 0 else offset
+    found_m = re.compile(r"[A-Za-z_0-9]+|\S").match(text, pos) if pos < len(text) else None
+    found = found_m.group() if found_m else None
+    expected: list[str] = []
+    for rule in err.expected_rules or []:
+        word = _describe(rule)
+        if word not in expected:
+            expected.append(word)
+    # an expression could start here: say so instead of listing every literal
+    if "a string" in expected and "a name" in expected and "'('" in expected:
+        keep = [w for w in expected if w in ("'{'",) or w.strip("'") in KEYWORDS - {"not", "true", "false", "null"}]
+        expected = ["an expression"] + [w for w in keep if w not in ("'not'",)]
+    if len(expected) > 8:
+        expected = expected[:8] + ["..."]
+    what = " or ".join(expected) if len(expected) <= 2 else ", ".join(expected[:-1]) + " or " + expected[-1]
+    found_txt = "end of file" if found is None else f"'{found}'"
+    help_ = None
+    if found in KEYWORDS and "a name" in expected:
+        help_ = f"'{found}' is a keyword and can't be a name; choose another name"
+    elif found == "=" and "'=='" in expected:
+        help_ = "compare with '==' (a single '=' only appears in let, set and segment)"
+    line, col = err.line, err.col
+    if offset:
+        loc = index.loc(pos)
+        line, col = loc.line, loc.col
+    return make("E001", line, col, len(found or " "), help=help_, detail=f"expected {what}, found {found_txt}")
+
+
+# --------------------------------------------------------------- text → IR
+
+
+def parse(text: str, filename: str = "<string>") -> tuple[ir.Program, list[Diagnostic]]:
+    """Parse a whole file into IR and the diagnostics found while lowering it
+    (string escapes, templates). A syntax error raises SyntaxProblem."""
+    from textx.exceptions import TextXSyntaxError
+
+    index = LineIndex(text)
+    prescan(text, index)
+    try:
+        model = _with_depth(lambda: metamodel().model_from_str(text))
+    except TextXSyntaxError as err:
+        raise SyntaxProblem(syntax_diagnostic(err, text, index)) from None
+    lower = _Lower(text, index, filename)
+    return lower.program(model), lower.diags
+
+
+def parse_expression(text: str, start: int, index: LineIndex, source: str) -> ir.Expr:
+    """Parse an expression that stands inside a template at `start` of `source`."""
+    from textx.exceptions import TextXSyntaxError
+
+    try:
+        model = _with_depth(lambda: metamodel("Expr").model_from_str(text))
+    except TextXSyntaxError as err:
+        sub = LineIndex(text)
+        pos = sub.starts[err.line - 1] + err.col - 1
+        raise SyntaxProblem(syntax_diagnostic(err, source, index, offset=start + pos)) from None
+    lower = _Lower(source, index, "", base=start)
+    expr = lower.expr(model.expr)
+    if lower.diags:
+        raise SyntaxProblem(lower.diags[0])
+    return expr
+
+
+def _find_close(text: str, pos: int) -> int:
+    """Index of the `}}` that closes a template expression, skipping strings."""
+    quote = None
+    i = pos
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif text.startswith("}}", i):
+            return i
+        i += 1
+    return -1
+
+
+def _with_depth(fn: Any) -> Any:
+    # Arpeggio recurses once per grammar level; MAX_NESTING keeps this bounded.
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 20000))
+    try:
+        return fn()
+    finally:
+        sys.setrecursionlimit(old)
+
+
+class _Lower:
+    """Turns textX objects into IR nodes."""
+
+    def __init__(self, text: str, index: LineIndex, filename: str, base: int = 0):
+        self.text, self.index, self.filename, self.base = text, index, filename, base
+        self.diags: list[Diagnostic] = []
+
+    def loc(self, obj: Any) -> ir.Loc:
+        return self.index.loc(self.base + obj._tx_position, obj._tx_position_end - obj._tx_position)
+
+    def text_of(self, obj: Any) -> tuple[str, ir.Loc, list[int]]:
+        loc = self.loc(obj)
+        try:
+            value, offsets = decode_string(obj.raw, loc)
+        except SyntaxProblem as problem:
+            self.diags.append(problem.diag)
+            return obj.raw[1:-1], loc, list(range(1, len(obj.raw)))
+        return value, loc, offsets
+
+    def program(self, model: Any) -> ir.Program:
+        prog = ir.Program(self.filename, [], [], [], [], [], [])
+        main: Optional[ir.Flow] = None
+        for item in model.items:
+            kind = type(item).__name__
+            if kind == "EventDecl":
+                uuid = self.text_of(item.uuid) if item.uuid else None
+                desc = self.text_of(item.description) if item.description else None
+                prog.events.append(ir.EventDecl(
+                    self.loc(item), self.int_value(item.seq, item), item.name.name, self.loc(item.name),
+                    uuid[0] if uuid else None, uuid[1] if uuid else None,
+                    desc[0] if desc else None, desc[1] if desc else None))
+            elif kind in ("AgentDecl", "GroupDecl"):
+                display = self.text_of(item.display)[0] if item.display else None
+                decl = ir.NamedDecl(self.loc(item), kind[:-4].lower(), item.name.name, self.loc(item.name), display)
+                (prog.agents if kind == "AgentDecl" else prog.groups).append(decl)
+            elif kind == "FieldDecl":
+                prog.fields.append(ir.NamedDecl(self.loc(item), "field", item.name.name, self.loc(item.name),
+                                                item.type.name, self.loc(item.type)))
+            elif kind == "SegmentDecl":
+                prog.segments.append(ir.NamedDecl(self.loc(item), "segment", item.name.name, self.loc(item.name),
+                                                  expr=self.expr(item.expr)))
+            elif kind == "Flow":
+                prio = int(item.priority) if item.priority else 0
+                prog.flows.append(ir.Flow(self.loc(item), item.name.name, self.loc(item.name), prio,
+                                          item.inactive is not None, [self.rule(r) for r in item.rules]))
+            else:  # a rule outside any flow
+                rule = self.rule(item)
+                if main is None:
+                    main = ir.Flow(rule.loc, "main", rule.loc, 0, False, [], implicit=True)
+                    prog.flows.append(main)
+                main.rules.append(rule)
+        return prog
+
+    def int_value(self, tok: str, obj: Any) -> int:
+        value = int(tok)
+        if len(tok) > 18:
+            loc = self.loc(obj)
+            self.diags.append(make("E126", loc.line, loc.col, value=tok[:20] + "..."))
+        return value
+
+    def rule(self, r: Any) -> ir.Rule:
+        events = None
+        if r.any is None:
+            events = [ir.EventRef(self.loc(ref), int(ref.seq) if ref.seq else None, ref.name) for ref in r.refs]
+        return ir.Rule(self.loc(r), events, self.stmt(r.body))
+
+    # statements
+
+    def stmt(self, s: Any) -> ir.Stmt:
+        kind = type(s).__name__
+        loc = self.loc(s)
+        if kind == "IfStmt":
+            branches = [(self.expr(s.cond), self.stmt(s.then))]
+            branches += [(self.expr(e.cond), self.stmt(e.body)) for e in s.elifs]
+            return ir.If(loc, branches, self.stmt(s.orelse) if s.orelse else None)
+        if kind == "SwitchStmt":
+            cases = [ir.Case(self.loc(c), [self.case_value(v) for v in c.values], self.stmt(c.body)) for c in s.cases]
+            return ir.Switch(loc, self.expr(s.subject), cases, self.stmt(s.default) if s.default else None)
+        if kind == "Block":
+            return ir.Block(loc, [self.stmt(x) for x in s.stmts])
+        if kind == "LetStmt":
+            return ir.Let(loc, s.name.name, self.loc(s.name), self.expr(s.value))
+        if kind == "EndStmt":
+            return ir.End(loc)
+        action = self.action(s.action)
+        return ir.ActionStmt(action.loc, action, self.stmt(s.handler) if s.handler else None)
+
+    def action(self, a: Any) -> ir.Stmt:
+        kind = type(a).__name__
+        loc = self.loc(a)
+        kw_loc = ir.Loc(loc.line, loc.col, len(kind) if kind != "SetAction" else 3)
+        if kind == "Reply":
+            return ir.Reply(kw_loc, a.agent.name, self.loc(a.agent), self.template(a.text) if a.text else None)
+        if kind == "Assign":
+            target = None if a.any else a.target.name
+            return ir.Assign(kw_loc, target, self.loc(a.target) if a.target else loc, bool(a.group))
+        if kind == "SetAction":
+            return ir.SetField(kw_loc, a.field.name, self.loc(a.field), self.expr(a.value))
+        if kind == "Convert":
+            return ir.Convert(kw_loc, self.text_of(a.value)[0])
+        return ir.Ticket(kw_loc, self.template(a.text))
+
+    def case_value(self, v: Any) -> ir.Lit:
+        lit = self.literal(v.value)
+        if v.neg:
+            if lit.kind not in ("int", "float"):
+                raise SyntaxProblem(make("E001", lit.loc.line, lit.loc.col, detail="'-' goes with a number only"))
+            lit.value = -lit.value
+        return lit
+
+    def template(self, t: Any) -> ir.Template:
+        """Split a string into literal text and `{{ EXPR }}` parts."""
+        value, loc, offsets = self.text_of(t)
+        start = self.base + t._tx_position
+        parts: list[Union[str, ir.Expr]] = []
+        text: list[str] = []
+        i = 0
+        while i < len(value):
+            if value.startswith("{{", i):
+                close = _find_close(value, i + 2)
+                at = self.index.loc(start + offsets[i], 2)
+                if close < 0:
+                    self.diags.append(make("E123", at.line, at.col, 2, detail="'{{' has no matching '}}'",
+                                           help="close it with '}}', or write a literal '{{' as {{ \"{{\" }}"))
+                    return ir.Template(loc, parts)
+                inner = value[i + 2 : close]
+                if not inner.strip():
+                    self.diags.append(make("E123", at.line, at.col, 2, detail="'{{ }}' holds no expression"))
+                else:
+                    try:
+                        expr = parse_expression(inner, start + offsets[i + 2], self.index, self.text)
+                    except SyntaxProblem as problem:
+                        self.diags.append(problem.diag)
+                    else:
+                        if text:
+                            parts.append("".join(text))
+                            text = []
+                        parts.append(expr)
+                i = close + 2
+            elif value.startswith("}}", i):
+                at = self.index.loc(start + offsets[i], 2)
+                self.diags.append(make("E123", at.line, at.col, 2, detail="'}}' has no matching '{{'",
+                                       help="write a literal '}}' as {{ \"}}\" }}"))
+                i += 2
+            else:
+                text.append(value[i])
+                i += 1
+        if text:
+            parts.append("".join(text))
+        return ir.Template(loc, parts)
+
+    # expressions
+
+    def expr(self, e: Any) -> ir.Expr:
+        kind = type(e).__name__
+        return getattr(self, "x_" + kind)(e)
+
+    def _chain(self, e: Any, node: type, op_map: dict[str, str]) -> ir.Expr:
+        result = self.expr(e.operands[0])
+        if not e.ops:
+            return result
+        if node is ir.BoolOp:
+            ops = [op_map.get(o, o) for o in e.ops]
+            return ir.BoolOp(self.loc(e), ops[0], [self.expr(x) for x in e.operands])
+        for op, operand in zip(e.ops, e.operands[1:]):
+            result = ir.BinOp(self.loc(e), op, result, self.expr(operand))
+        return result
+
+    def x_OrExpr(self, e: Any) -> ir.Expr:
+        return self._chain(e, ir.BoolOp, {"||": "or"})
+
+    def x_AndExpr(self, e: Any) -> ir.Expr:
+        return self._chain(e, ir.BoolOp, {"&&": "and"})
+
+    def x_NotExpr(self, e: Any) -> ir.Expr:
+        result = self.expr(e.operand)
+        for _ in e.nots:
+            result = ir.Unary(self.loc(e), "not", result)
+        return result
+
+    def x_Comparison(self, e: Any) -> ir.Expr:
+        if not e.ops:
+            return self.expr(e.operands[0])
+        ops = ["not in" if o.startswith("not") else o for o in e.ops]
+        return ir.Compare(self.loc(e), [self.expr(x) for x in e.operands], ops)
+
+    def x_Sum(self, e: Any) -> ir.Expr:
+        return self._chain(e, ir.BinOp, {})
+
+    x_Term = x_Sum
+
+    def x_Unary(self, e: Any) -> ir.Expr:
+        result = self.expr(e.operand)
+        for _ in e.negs:
+            if isinstance(result, ir.Lit) and result.kind in ("int", "float", "duration"):
+                result = ir.Lit(self.loc(e), result.kind, -result.value)
+            else:
+                result = ir.Unary(self.loc(e), "-", result)
+        return result
+
+    def x_Postfix(self, e: Any) -> ir.Expr:
+        result = self.expr(e.base)
+        for t in e.trailers:
+            loc = self.loc(t)
+            if t.member:
+                result = ir.Member(loc, result, t.member)
+            else:
+                result = ir.Index(loc, result, self.expr(t.index))
+        return result
+
+    def x_Paren(self, e: Any) -> ir.Expr:
+        return self.expr(e.expr)
+
+    def x_ListLit(self, e: Any) -> ir.Expr:
+        return ir.ListExpr(self.loc(e), [self.expr(x) for x in e.items])
+
+    def x_Call(self, e: Any) -> ir.Expr:
+        loc = self.loc(e)
+        return ir.Call(ir.Loc(loc.line, loc.col, len(e.func)), e.func, [self.expr(x) for x in e.args])
+
+    def x_Var(self, e: Any) -> ir.Expr:
+        return ir.Var(self.loc(e), e.name)
+
+    def literal(self, e: Any) -> ir.Lit:
+        return self.expr(e)  # type: ignore[return-value]
+
+    def x_DurationLit(self, e: Any) -> ir.Expr:
+        n = self.int_value(e.value[:-1], e)
+        return ir.Lit(self.loc(e), "duration", n * _UNIT_SECONDS[e.value[-1]])
+
+    def x_FloatLit(self, e: Any) -> ir.Expr:
+        return ir.Lit(self.loc(e), "float", float(e.value))
+
+    def x_IntLit(self, e: Any) -> ir.Expr:
+        return ir.Lit(self.loc(e), "int", self.int_value(e.value, e))
+
+    def x_StrLit(self, e: Any) -> ir.Expr:
+        return ir.Lit(self.loc(e), "str", self.text_of(e.value)[0])
+
+    def x_BoolLit(self, e: Any) -> ir.Expr:
+        return ir.Lit(self.loc(e), "bool", e.value.lower() == "true")
+
+    def x_NullLit(self, e: Any) -> ir.Expr:
+        return ir.Lit(self.loc(e), "null", None)
+
+
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+

@@ -1,0 +1,492 @@
+"""The runtime that every compiled module carries, pasted in verbatim below the
+marker line. It imports only the standard library and never raises from an
+expression: helpers return None (null) or False on values of the wrong type.
+
+The generated part of the module defines _FLOWS, _EVENT_NAMES, _BY_UUID,
+_BY_NAME, _DECLARED and _COUNT_KEYS, which the functions here read.
+"""
+# --- runtime ---
+import json as _json
+import math as _math
+import re as _re
+import time as _time
+from datetime import datetime as _datetime, timedelta as _timedelta, timezone as _timezone
+
+_UTC = _timezone.utc
+_MAX_DATA = 64 * 1024
+_ORD = {int: 1, float: 1, str: 2, _datetime: 3, _timedelta: 4}
+
+
+class _Event:
+    __slots__ = ("seq", "name", "uuid", "count", "data", "data_text", "now", "time_text")
+
+
+class _Run:
+    __slots__ = ("actions", "failed", "effects")
+
+    def __init__(self, effects):
+        self.actions = []
+        self.failed = []
+        self.effects = effects
+
+
+def handle(payload, visitor=None, effects=None, *, at=None):
+    """Process one tracked event (a `window._ppmatc` push) for a visitor.
+
+    Returns {"event", "actions", "failed", "visitor"}; `visitor` is not modified.
+    `effects(action)` may return False or raise to make an action fail.
+    `at` (epoch seconds, ISO-8601 text or datetime) is the event's time when
+    the payload carries no event_timestamp. A rejected event raises ValueError.
+    """
+    ev = _resolve(payload, at)
+    if visitor is None:
+        V = {}
+    elif isinstance(visitor, dict):
+        V = dict(visitor)
+    else:
+        raise ValueError("the visitor must be a JSON object of PPMessage variables")
+    _update(V, ev)
+    R = _Run(effects)
+    for flow in _FLOWS:
+        flow(R, V, ev)
+    return {
+        "event": {"seq": ev.seq, "name": ev.name, "uuid": ev.uuid, "count": ev.count, "time": ev.time_text},
+        "actions": R.actions,
+        "failed": R.failed,
+        "visitor": V,
+    }
+
+
+def _resolve(payload, at):
+    if isinstance(payload, (str, bytes, bytearray)):
+        try:
+            payload = _json.loads(payload)
+        except (ValueError, RecursionError) as exc:
+            raise ValueError(f"the event is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise ValueError('the event must be a JSON object: {"track_event": {"event_name": ..., ...}}')
+    te = payload.get("track_event", payload)
+    if not isinstance(te, dict):
+        raise ValueError("track_event must be a JSON object")
+    uuid, name, seq = te.get("event_uuid"), te.get("event_name"), te.get("event_seq")
+    found = None
+    if uuid is not None:
+        if type(uuid) is not str:
+            raise ValueError(f"event_uuid must be a string, got {_show(uuid)}")
+        found = _BY_UUID.get(uuid)
+        if found is None:
+            raise ValueError(f"unknown event_uuid {_show(uuid)}{_known()}")
+    if name is not None:
+        if type(name) is not str:
+            raise ValueError(f"event_name must be a string, got {_show(name)}")
+        by_name = _BY_NAME.get(name)
+        if by_name is None:
+            raise ValueError(f"unknown event_name {_show(name)}{_known()}")
+        if found is not None and by_name != found:
+            raise ValueError(f"event_uuid {_show(uuid)} is event {found} ({_EVENT_NAMES[found]}) "
+                             f"but event_name {_show(name)} is event {by_name}; send identifiers of one event")
+        found = by_name
+    if seq is not None:
+        if type(seq) is not int or not (seq in _EVENT_NAMES if _DECLARED else 1 <= seq <= 8):
+            raise ValueError(f"unknown event_seq {_show(seq)}{_known()}")
+        if found is not None and seq != found:
+            raise ValueError(f"event_seq {seq} doesn't match the event named by event_uuid/event_name ({found})")
+        found = seq
+    if found is None:
+        raise ValueError("the event names no event: give event_uuid, event_name or event_seq" + _known())
+    ev = _Event()
+    ev.seq = found
+    ev.name = _EVENT_NAMES.get(found)
+    ev.uuid = _EVENT_UUIDS.get(found)
+    data = te.get("event_data")
+    ev.data = data
+    if data is None:
+        ev.data_text = None
+    else:
+        try:
+            text = _json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ValueError(f"event_data must be a JSON value: {exc}") from None
+        if len(text) > _MAX_DATA // 4 and len(text.encode("utf-8")) > _MAX_DATA:
+            raise ValueError(f"event_data is {len(text.encode('utf-8'))} bytes as JSON; the limit is 64 KiB (65536 bytes)")
+        ev.data_text = text
+    ts = te.get("event_timestamp")
+    if ts is None:
+        now = _time.time() if at is None else at
+        ev.now = _at_time(now)
+    else:
+        ev.now = _timestamp(ts, "event_timestamp")
+    ev.time_text = _iso(ev.now)
+    return ev
+
+
+def _known():
+    if not _DECLARED:
+        return "; this ruleset declares no events, so name the event by event_seq (1 to 8)"
+    return "; known events: " + ", ".join(f"{s} {n}" for s, n in sorted(_EVENT_NAMES.items()))
+
+
+def _show(value):
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _at_time(value):
+    """The `at` argument: epoch seconds, ISO-8601 text or a datetime."""
+    if type(value) is str or type(value) is _datetime:
+        parsed = _time_of(value)
+        if parsed is None:
+            raise ValueError(f"the event time must be seconds since the epoch or an ISO-8601 time, got {_show(value)}")
+        return parsed
+    return _timestamp(value, "the event time")
+
+
+def _timestamp(value, what):
+    """Epoch seconds → aware datetime, with a message that says what is wrong."""
+    if type(value) not in (int, float):
+        raise ValueError(f"{what} must be a number of seconds since the epoch, got {_show(value)}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{what} must be a finite number of seconds, got {value}")
+    if value < 0:
+        raise ValueError(f"{what} must not be negative, got {value}")
+    if value >= 1e11:
+        raise ValueError(f"{what} {value} looks like milliseconds; send seconds since the epoch ({value / 1000:.3f})")
+    return _datetime.fromtimestamp(value, _UTC)
+
+
+def _time_of(value):
+    """A visitor or --at time (ISO-8601 text, epoch seconds or datetime) → aware datetime, or None."""
+    t = type(value)
+    try:
+        if t is str:
+            text = value.strip()
+            if text[-1:] in "Zz" and text:
+                text = text[:-1] + "+00:00"
+            try:
+                dt = _datetime.fromisoformat(text)
+            except ValueError:
+                return _datetime.fromtimestamp(float(text), _UTC) if text else None
+        elif t is int or t is float:
+            return _datetime.fromtimestamp(value, _UTC)
+        elif t is _datetime:
+            dt = value
+        else:
+            return None
+    except (ValueError, OverflowError, OSError):
+        return None
+    return dt.replace(tzinfo=_UTC) if dt.tzinfo is None else dt.astimezone(_UTC)
+
+
+def _iso(dt):
+    text = dt.astimezone(_UTC).replace(tzinfo=None).isoformat()
+    return text + "Z"
+
+
+def _update(V, ev):
+    """The statistics update of LANGUAGE.md section 6, step 2."""
+    for key in _COUNT_KEYS:
+        n = V.get(key, 0)
+        if type(n) is not int or n < 0:
+            raise ValueError(f"visitor {key} must be a whole number >= 0, got {_show(n)}")
+    s = ev.seq
+    kc, kf, kl, kd = (f"event_count_{s}", f"event_first_time_{s}", f"event_last_time_{s}", f"event_last_data_{s}")
+    count = V.get(kc, 0)
+    if type(count) is not int or count < 0:
+        raise ValueError(f"visitor {kc} must be a whole number >= 0, got {_show(count)}")
+    first, last = _stored_time(V, kf), _stored_time(V, kl)
+    now = ev.now
+    ev.count = V[kc] = count + 1
+    if first is None or now < first:
+        V[kf] = ev.time_text
+    if last is None or now >= last:
+        V[kl] = ev.time_text
+        V[kd] = ev.data_text
+
+
+def _stored_time(V, key):
+    value = V.get(key)
+    if value is None:
+        return None
+    dt = _time_of(value)
+    if dt is None:
+        raise ValueError(f"visitor {key} must be an ISO-8601 time or epoch seconds, got {_show(value)}")
+    return dt
+
+
+# ----------------------------------------------------------------- actions
+
+
+def _do(R, action):
+    """Run a reply, assign or ticket through `effects`; False when it failed."""
+    effects = R.effects
+    if effects is None:
+        R.actions.append(action)
+        return True
+    try:
+        ok = effects(action) is not False
+    except Exception as exc:  # the host's failure, recorded rather than raised
+        action["error"] = f"{type(exc).__name__}: {exc}"
+        ok = False
+    (R.actions if ok else R.failed).append(action)
+    return ok
+
+
+def _set(R, V, flow, line, field, value):
+    value = _jsonable(value)
+    V[field] = value
+    R.actions.append({"flow": flow, "line": line, "type": "set", "field": field, "value": value})
+
+
+def _convert(R, V, flow, line, value):
+    V["customer_user_type"] = value
+    R.actions.append({"flow": flow, "line": line, "type": "convert", "customer_user_type": value})
+
+
+def _jsonable(v):
+    t = type(v)
+    if t is _datetime:
+        return _iso(v)
+    if t is _timedelta:
+        return int(v.total_seconds())
+    if t is list:
+        return [_jsonable(x) for x in v]
+    if t is dict:
+        return {k: _jsonable(x) for k, x in v.items()}
+    return v
+
+
+# ----------------------------------------------------------------- values
+
+
+def _fmt(v):
+    """How a value prints in a template (LANGUAGE.md section 4)."""
+    t = type(v)
+    if t is str:
+        return v
+    if v is None:
+        return ""
+    if t is bool:
+        return "true" if v else "false"
+    if t is int or t is float:
+        return repr(v)
+    if t is _datetime:
+        return _iso(v)
+    if t is _timedelta:
+        return f"{int(v.total_seconds())}s"
+    return _json.dumps(_jsonable(v), ensure_ascii=False, separators=(",", ":"))
+
+
+def _dt(v):
+    return v if type(v) is _datetime else _time_of(v) if v is not None else None
+
+
+def _eq(a, b):
+    if type(a) is bool or type(b) is bool:
+        return type(a) is type(b) and a == b
+    return a == b
+
+
+def _lt(a, b):
+    k = _ORD.get(type(a))
+    return k is not None and k == _ORD.get(type(b)) and a < b
+
+
+def _le(a, b):
+    k = _ORD.get(type(a))
+    return k is not None and k == _ORD.get(type(b)) and a <= b
+
+
+def _gt(a, b):
+    return _lt(b, a)
+
+
+def _ge(a, b):
+    return _le(b, a)
+
+
+def _in(a, b):
+    if a is None:
+        return False
+    t = type(b)
+    if t is str:
+        return type(a) is str and a in b
+    if t is list:
+        return any(_eq(a, x) for x in b)
+    if t is dict:
+        return type(a) is str and a in b
+    return False
+
+
+def _not_in(a, b):
+    if a is None:
+        return False
+    t = type(b)
+    if t is str:
+        return type(a) is str and a not in b
+    if t is list:
+        return not any(_eq(a, x) for x in b)
+    if t is dict:
+        return type(a) is str and a not in b
+    return False
+
+
+def _isnum(x):
+    t = type(x)
+    return t is int or t is float
+
+
+def _fin(x):
+    return None if type(x) is float and not _math.isfinite(x) else x
+
+
+def _add(a, b):
+    ta, tb = type(a), type(b)
+    try:
+        if _isnum(a) and _isnum(b):
+            return _fin(a + b)
+        if (ta is _datetime and tb is _timedelta) or (ta is _timedelta and tb in (_datetime, _timedelta)):
+            return a + b
+    except (OverflowError, ValueError):
+        pass
+    return None
+
+
+def _sub(a, b):
+    ta, tb = type(a), type(b)
+    try:
+        if _isnum(a) and _isnum(b):
+            return _fin(a - b)
+        if (ta is _datetime and tb in (_datetime, _timedelta)) or (ta is _timedelta and tb is _timedelta):
+            return a - b
+    except (OverflowError, ValueError):
+        pass
+    return None
+
+
+def _mul(a, b):
+    try:
+        if _isnum(a) and _isnum(b):
+            return _fin(a * b)
+        if type(a) is _timedelta and _isnum(b):
+            return a * b
+        if _isnum(a) and type(b) is _timedelta:
+            return b * a
+    except (OverflowError, ValueError):
+        pass
+    return None
+
+
+def _div(a, b):
+    try:
+        if _isnum(b) and b != 0 and (_isnum(a) or type(a) is _timedelta):
+            return _fin(a / b)
+        if type(a) is _timedelta and type(b) is _timedelta and b:
+            return a / b
+    except (OverflowError, ValueError, ZeroDivisionError):
+        pass
+    return None
+
+
+def _mod(a, b):
+    try:
+        if _isnum(a) and _isnum(b) and b != 0:
+            return _fin(a % b)
+    except (OverflowError, ValueError, ZeroDivisionError):
+        pass
+    return None
+
+
+def _neg(a):
+    return -a if _isnum(a) or type(a) is _timedelta else None
+
+
+def _get(o, key):
+    return o.get(key) if type(o) is dict else None
+
+
+def _idx(o, i):
+    t = type(o)
+    if t is dict:
+        return o.get(i) if type(i) is str else None
+    if (t is list or t is str) and type(i) is int and -len(o) <= i < len(o):
+        return o[i]
+    return None
+
+
+def _len(x):
+    return len(x) if type(x) in (str, list, dict) else None
+
+
+def _lower(x):
+    return x.lower() if type(x) is str else None
+
+
+def _upper(x):
+    return x.upper() if type(x) is str else None
+
+
+def _contains(a, b):
+    t = type(a)
+    if t is str:
+        return type(b) is str and b in a
+    if t is list:
+        return any(_eq(b, x) for x in a)
+    if t is dict:
+        return type(b) is str and b in a
+    return False
+
+
+def _startswith(s, p):
+    return type(s) is str and type(p) is str and s.startswith(p)
+
+
+def _endswith(s, p):
+    return type(s) is str and type(p) is str and s.endswith(p)
+
+
+def _matches(s, rx):
+    return type(s) is str and rx.search(s) is not None
+
+
+def _json_value(s):
+    if type(s) is not str:
+        return None
+    try:
+        return _json.loads(s, parse_constant=lambda _c: None)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _int(x):
+    t = type(x)
+    try:
+        if t is int or t is bool:
+            return int(x)
+        if t is float or t is str:
+            return int(x) if t is float else int(x.strip())
+    except (ValueError, OverflowError):
+        pass
+    return None
+
+
+def _float(x):
+    t = type(x)
+    try:
+        if t is int or t is float or t is bool or t is str:
+            return _fin(float(x))
+    except (ValueError, OverflowError):
+        pass
+    return None
+
+
+def _str(x):
+    return None if x is None else _fmt(x)
+
+
+def _bool(x):
+    return x if type(x) is bool else None
+
+
+def _datetime_text(x):
+    dt = _dt(x)
+    return None if dt is None else _iso(dt)

@@ -1,0 +1,51 @@
+"""Registration with textX's entry points, so `textx check f.ppflow` runs the
+full ppdsl checker and `textx generate f.ppflow --target python` writes the
+same module as `ppdsl compile`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textx import generator, language, metamodel_from_str
+from textx.exceptions import TextXSemanticError
+
+from .compiler import compile_source
+from .diagnostics import render
+from .parse import grammar_text
+
+
+def _check_model(model: Any, _metamodel: Any) -> None:
+    source = model._tx_parser.input
+    filename = model._tx_filename or "<string>"
+    result = compile_source(source, filename, emit=False)
+    errors = [d for d in result.diagnostics if d.is_error]
+    if errors:
+        first = errors[0]
+        text = "\n".join(render(d, filename, source) for d in errors)
+        raise TextXSemanticError(text, line=first.line, col=first.col, filename=filename)
+
+
+@language("ppflow", "*.ppflow")
+def ppflow_language() -> Any:
+    """PPMessage event flows (ppdsl)"""
+    mm = metamodel_from_str(grammar_text(), autokwd=True)
+    mm.register_model_processor(_check_model)
+    return mm
+
+
+@generator("ppflow", "python")
+def ppflow_python_generator(metamodel: Any, model: Any, output_path: Any, overwrite: bool, debug: bool,
+                            **custom_args: Any) -> None:
+    """A standalone Python module with handle() and EVENTS (as `ppdsl compile`)"""
+    filename = model._tx_filename
+    result = compile_source(model._tx_parser.input, filename)
+    assert result.code is not None  # the model processor rejected files with errors
+    target = Path(output_path) if output_path else Path(filename).with_suffix(".py")
+    if target.is_dir():
+        target = target / Path(filename).with_suffix(".py").name
+    if target.exists() and not overwrite:
+        print(f"-- skipping {target}: it exists (use --overwrite)")
+        return
+    target.write_text(result.code, encoding="utf-8")
+    print(f"-- wrote {target}")
