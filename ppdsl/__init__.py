@@ -3,17 +3,27 @@
     import ppdsl
     rules = ppdsl.load("lead.ppflow")          # raises ppdsl.CompileError on errors
     result = rules.handle({"track_event": {"event_name": "signup"}}, visitor)
+
+Imports are lazy so that running a cached module loads nothing of the compiler.
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
-
-from .diagnostics import CompileError, Diagnostic  # noqa: E402
-
 __all__ = ["CompileError", "Diagnostic", "load", "__version__"]
 
 
-def load(path, *, cache=True):  # type: ignore[no-untyped-def]
-    """Compile a .ppflow file in-process; returns a module with `handle` and `EVENTS`."""
-    from .compiler import load as _load
+def load(path: Any, *, cache: bool = True) -> Any:
+    """Compile a .ppflow file in-process; returns a module with `handle` and `EVENTS`.
+    Compiled modules are cached on disk (see README: the compile cache)."""
+    from .loader import load as _load
 
-    return _load(path, cache=cache)
+    return _load(path, use_cache=cache)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("CompileError", "Diagnostic"):
+        from . import diagnostics
+
+        return getattr(diagnostics, name)
+    raise AttributeError(f"module 'ppdsl' has no attribute {name!r}")

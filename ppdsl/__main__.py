@@ -1,3 +1,3 @@
-from .cli import entry
+from .main import main
 
-entry()
+main()

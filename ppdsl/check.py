@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Iterable, Optional
+from typing import Optional
+from collections.abc import Iterable
 
 from . import ir
 from .diagnostics import Diagnostic, make
@@ -39,7 +40,7 @@ def _listing(what: str, names: list[str]) -> Optional[str]:
 class Scope:
     """`let` bindings visible in the rest of a block."""
 
-    def __init__(self, parent: Optional["Scope"] = None):
+    def __init__(self, parent: Optional[Scope] = None):
         self.parent = parent
         self.names: dict[str, tuple[int, Ty]] = {}
 

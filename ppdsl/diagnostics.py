@@ -7,7 +7,8 @@ the wording stays consistent and each code is documented in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
+from collections.abc import Sequence
 
 # code -> (severity, message template)
 MESSAGES: dict[str, tuple[str, str]] = {

@@ -212,9 +212,8 @@ def _plain_number(ty: ir.Ty) -> bool:
 def _environment():  # type: ignore[no-untyped-def]
     import jinja2
 
-    templates = resources.files("ppdsl").joinpath("templates")
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates) if isinstance(templates, Path) else str(Path(__file__).parent / "templates")),
+        loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined, autoescape=False,
     )

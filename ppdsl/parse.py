@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import re
 import sys
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -42,7 +42,7 @@ def grammar_text() -> str:
     return (Path(__file__).resolve().parent.parent / "grammar" / "ppflow.tx").read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def metamodel(root: str = "Program") -> Any:
     """The textX metamodel; `root="Expr"` parses a lone expression (templates)."""
     from textx import metamodel_from_str

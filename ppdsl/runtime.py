@@ -8,7 +8,7 @@ _BY_NAME, _DECLARED and _COUNT_KEYS, which the functions here read.
 # --- runtime ---
 import json as _json
 import math as _math
-import re as _re
+import re as _re  # noqa: F401  (generated code compiles matches() patterns with it)
 import time as _time
 from datetime import datetime as _datetime, timedelta as _timedelta, timezone as _timezone
 
@@ -107,8 +107,9 @@ def _resolve(payload, at):
             text = _json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError, RecursionError) as exc:
             raise ValueError(f"event_data must be a JSON value: {exc}") from None
-        if len(text) > _MAX_DATA // 4 and len(text.encode("utf-8")) > _MAX_DATA:
-            raise ValueError(f"event_data is {len(text.encode('utf-8'))} bytes as JSON; the limit is 64 KiB (65536 bytes)")
+        size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        if size > _MAX_DATA:
+            raise ValueError(f"event_data is {size} bytes as JSON text; the limit is 64 KiB (65536 bytes)")
         ev.data_text = text
     ts = te.get("event_timestamp")
     if ts is None:

@@ -1,0 +1,75 @@
+"""The on-disk cache of compiled modules. Light on imports on purpose: a cache
+hit must not load textX, Jinja2 or the compiler.
+
+An entry is KEY.py (the generated source, readable and shown in tracebacks)
+and KEY.bin (its marshalled code object). The key covers the source text, the
+file name (it appears in comments), the ppdsl version with the timestamps of
+the package's own files (so a development checkout never reads a stale entry)
+and the Python version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import sys
+from typing import Optional
+
+from . import __version__
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def cache_dir() -> str:
+    base = os.environ.get("PPDSL_CACHE_DIR")
+    if base:
+        return base
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(xdg, "ppdsl")
+
+
+def package_stamp() -> str:
+    stamps = []
+    for sub in ("", "templates", "grammar"):
+        folder = os.path.join(_HERE, sub)
+        if os.path.isdir(folder):
+            for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+                if entry.is_file() and entry.name.endswith((".py", ".j2", ".tx")):
+                    stamps.append(f"{sub}/{entry.name}:{entry.stat().st_mtime_ns}")
+    return ";".join(stamps)
+
+
+def key(source: str, filename: str) -> str:
+    h = hashlib.sha256()
+    for part in (__version__, package_stamp(), sys.version, os.path.basename(filename), source):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def lookup(source: str, filename: str) -> tuple[str, Optional[object]]:
+    """(entry path without suffix, code object or None on a miss)."""
+    base = os.path.join(cache_dir(), key(source, filename))
+    try:
+        with open(base + ".bin", "rb") as f:
+            return base, marshal.loads(f.read())
+    except (OSError, ValueError, EOFError, TypeError):
+        return base, None
+
+
+def store(base: str, code_text: str) -> object:
+    """Compile generated source for the entry at `base`, save it, return the code object.
+    A cache that can't be written only costs speed."""
+    path = base + ".py"
+    code = compile(code_text, path, "exec")
+    try:
+        os.makedirs(os.path.dirname(base), exist_ok=True)
+        for suffix, data in ((".py", code_text.encode("utf-8")), (".bin", marshal.dumps(code))):
+            tmp = f"{base}{suffix}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, base + suffix)
+    except OSError:
+        pass
+    return code

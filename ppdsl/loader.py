@@ -1,0 +1,70 @@
+"""Reading .ppflow files and turning them into ready modules, through the
+cache when possible. Light on imports: on a cache hit nothing of the
+compiler (textX, Jinja2, the checker) is loaded."""
+
+from __future__ import annotations
+
+import linecache
+import os
+import types
+from typing import Any, Union
+
+from . import cache
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def read_source(path: PathLike) -> str:
+    """The text of a .ppflow file; bytes that aren't UTF-8 raise CompileError."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        from .diagnostics import CompileError
+        from .parse import SyntaxProblem, decode_source
+
+        try:
+            decode_source(data)
+        except SyntaxProblem as problem:
+            raise CompileError(os.fspath(path), "", [problem.diag]) from None
+        raise
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def generate_or_raise(source: str, filename: str) -> str:
+    from .compiler import compile_source
+    from .diagnostics import CompileError
+
+    result = compile_source(source, filename)
+    if result.code is None:
+        raise CompileError(filename, source, result.diagnostics)
+    return result.code
+
+
+def module_from_code(code: Any, filename: str) -> types.ModuleType:
+    """Execute a compiled module's code (text or code object) as a module."""
+    if isinstance(code, str):
+        name = f"<ppdsl {filename}>"
+        linecache.cache[name] = (len(code), None, code.splitlines(True), name)
+        code = compile(code, name, "exec")
+    module = types.ModuleType("ppdsl_compiled")
+    module.__file__ = code.co_filename
+    exec(code, module.__dict__)
+    return module
+
+
+def load(path: PathLike, *, use_cache: bool = True) -> types.ModuleType:
+    """Compile a .ppflow file in-process and return a module with `handle`
+    and `EVENTS`: the same interface as a module from `ppdsl compile`."""
+    filename = os.fspath(path)
+    source = read_source(path)
+    if not use_cache:
+        return module_from_code(generate_or_raise(source, filename), filename)
+    base, code = cache.lookup(source, filename)
+    if code is not None:
+        try:
+            return module_from_code(code, filename)
+        except Exception:  # a damaged entry: compile afresh below
+            pass
+    return module_from_code(cache.store(base, generate_or_raise(source, filename)), filename)

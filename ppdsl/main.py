@@ -1,0 +1,29 @@
+"""The console-script entry point. `ppdsl run` with plain arguments goes
+straight to ppdsl.runner, so a cached run never imports click; everything
+else goes through the click commands in ppdsl.cli. No traceback ever
+reaches the user."""
+
+import sys
+
+
+def main() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
+    try:
+        if sys.argv[1:2] == ["run"]:
+            from .runner import fast_run
+
+            code = fast_run(sys.argv[2:])
+            if code is not None:
+                sys.exit(code)
+        from .cli import main as click_main
+
+        click_main(prog_name="ppdsl")
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except RecursionError:
+        print("error: the input is nested too deeply to process", file=sys.stderr)
+        sys.exit(1)
