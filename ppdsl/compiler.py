@@ -45,7 +45,7 @@ def compile_source(source: str, filename: str = "<string>", *, emit: bool = True
         return result
     result.diagnostics = sorted(diags, key=lambda d: (d.line, d.col))
     result.flows = sum(not f.inactive for f in program.flows)
-    result.rules = sum(len(f.rules) for f in program.flows)
+    result.rules = sum(len(f.rules) for f in program.flows if not f.inactive)
     if emit and not any(d.is_error for d in result.diagnostics):
         result.code = generate(program, Path(filename).name)
     return result

@@ -47,7 +47,6 @@ class Gen:
         self.program = program
         self.source_name = safe_comment(source_name)
         self.constants: dict[str, str] = {}  # code -> module-level name
-        self.count_keys: set[str] = set()
         self.segment_index = {s.name: i for i, s in enumerate(program.segments, 1)}
         self.flow: Optional[ir.Flow] = None
         self.temps = 0
@@ -140,7 +139,6 @@ class Gen:
     def stat(self, kind: str, seq: int) -> str:
         key = f"event_{kind}_{seq}"
         if kind == "count":
-            self.count_keys.add(key)
             return f"V.get({key!r}, 0)"
         read = f"V.get({key!r})"
         return f"_dt({read})" if kind in ("first_time", "last_time") else read
@@ -240,7 +238,6 @@ def generate(program: ir.Program, source_name: str) -> str:
         by_name={e.name: e.seq for e in decls},
         by_uuid={e.uuid: e.seq for e in decls if e.uuid},
         declared=bool(program.events),
-        count_keys=tuple(sorted(gen.count_keys)),
         constants=[(name, code) for code, name in gen.constants.items()],
         flows_code=flows_code,
         flow_count=len(active),

@@ -44,12 +44,13 @@ def grammar_text() -> str:
 
 @cache
 def metamodel(root: str = "Program") -> Any:
-    """The textX metamodel; `root="Expr"` parses a lone expression (templates)."""
+    """The textX metamodel. `root="Exprs"` reads template expressions instead
+    of a file: one or more expressions separated by ';'."""
     from textx import metamodel_from_str
 
     text = grammar_text()
-    if root != "Program":
-        text = f"Root: expr={root};\n" + text
+    if root == "Exprs":
+        text = "Exprs: exprs+=Expr[';'];\n" + text
     return metamodel_from_str(text, autokwd=True, memoization=False)
 
 
@@ -149,37 +150,42 @@ def decode_string(raw: str, loc: ir.Loc) -> tuple[str, list[int]]:
 
 # --------------------------------------------------------------- syntax errors
 
-_EXPR_START = {"DurationLit", "FloatLit", "IntLit", "StrLit", "BoolLit", "NullLit", "Var", "Call"}
-_WORDS = {"IntTok": "a number", "SignedInt": "a number", "StringTok": "a string"}
+_WORDS = {"IntTok": "a number", "SignedInt": "a number", "StringTok": "a string", "Name": "a name",
+          "NumberLit": "a number", "WordLit": "true, false or null", "BinaryOp": "an operator"}
 
 
 def _describe(rule: Any) -> str:
     name = getattr(rule, "rule_name", "")
+    if name == "EOF" or type(rule).__name__ == "EndOfFile":
+        return "the end"
     if name in _WORDS:
         return _WORDS[name]
-    if type(rule).__name__ == "Not" or getattr(rule, "to_match", None) == "[A-Za-z_][A-Za-z0-9_]*":
-        return "a name"
     match = getattr(rule, "to_match", "")
+    if match.startswith("(?!(event"):
+        return "a name"
     if match.startswith("[0-9]"):
         return "a number"
     if match.startswith("(true"):
-        return "true or false"
-    if match.startswith("(null"):
-        return "null"
-    if match == "not\\s+in\\b":
-        return "'not in'"
+        return "true, false or null"
+    if match.startswith("(or|and)"):
+        return "an operator"
+    if match.startswith("not\\b"):
+        return "'not'"
     if match == "!(?!=)":
         return "'!'"
     return f"'{match}'"
 
 
-def syntax_diagnostic(err: Any, text: str, index: LineIndex, offset: int = 0) -> Diagnostic:
+def syntax_diagnostic(err: Any, text: str, index: LineIndex, offset: int = 0,
+                      template: bool = False) -> Diagnostic:
     pos = offset + index.starts[err.line - 1] + err.col - 1 if offset == 0 else offset
     found_m = re.compile(r"[A-Za-z_0-9]+|\S").match(text, pos) if pos < len(text) else None
     found = found_m.group() if found_m else None
     expected: list[str] = []
     for rule in err.expected_rules or []:
         word = _describe(rule)
+        if template and word in ("';'", "the end"):
+            continue  # the separator of the batch parse, not the user's
         if word not in expected:
             expected.append(word)
     # an expression could start here: say so instead of listing every literal
@@ -217,21 +223,26 @@ def parse(text: str, filename: str = "<string>") -> tuple[ir.Program, list[Diagn
     except TextXSyntaxError as err:
         raise SyntaxProblem(syntax_diagnostic(err, text, index)) from None
     lower = _Lower(text, index, filename)
-    return lower.program(model), lower.diags
+    program = lower.program(model)
+    lower.parse_templates()
+    return program, lower.diags
 
 
 def parse_expression(text: str, start: int, index: LineIndex, source: str) -> ir.Expr:
-    """Parse an expression that stands inside a template at `start` of `source`."""
+    """Parse one template expression that stands at `start` of `source`."""
     from textx.exceptions import TextXSyntaxError
 
     try:
-        model = _with_depth(lambda: metamodel("Expr").model_from_str(text))
+        model = _with_depth(lambda: metamodel("Exprs").model_from_str(text))
     except TextXSyntaxError as err:
         sub = LineIndex(text)
         pos = sub.starts[err.line - 1] + err.col - 1
-        raise SyntaxProblem(syntax_diagnostic(err, source, index, offset=start + pos)) from None
+        raise SyntaxProblem(syntax_diagnostic(err, source, index, offset=start + pos, template=True)) from None
+    if len(model.exprs) != 1:
+        loc = index.loc(start)
+        raise SyntaxProblem(make("E123", loc.line, loc.col, detail="'{{ }}' holds one expression; found ';'"))
     lower = _Lower(source, index, "", base=start)
-    expr = lower.expr(model.expr)
+    expr = lower.expr(model.exprs[0])
     if lower.diags:
         raise SyntaxProblem(lower.diags[0])
     return expr
@@ -272,6 +283,37 @@ class _Lower:
     def __init__(self, text: str, index: LineIndex, filename: str, base: int = 0):
         self.text, self.index, self.filename, self.base = text, index, filename, base
         self.diags: list[Diagnostic] = []
+        # template expressions still to parse: (parts list, position in it, text, source offset)
+        self.pending: list[tuple[list, int, str, int]] = []
+
+    def parse_templates(self) -> None:
+        """Parse every template expression of the file in one textX pass (each
+        textX call has a fixed cost); on a syntax error, parse them one by one
+        so that each error is reported where it is."""
+        from textx.exceptions import TextXSyntaxError
+
+        if not self.pending:
+            return
+        joined, starts = "", []
+        for _parts, _i, inner, _at in self.pending:
+            starts.append(len(joined))
+            joined += inner + "\n;"
+        try:
+            model = _with_depth(lambda: metamodel("Exprs").model_from_str(joined[:-1]))
+            batch_ok = len(model.exprs) == len(self.pending)
+        except TextXSyntaxError:
+            batch_ok = False
+        for n, (parts, i, inner, at) in enumerate(self.pending):
+            try:
+                if batch_ok:
+                    lower = _Lower(self.text, self.index, "", base=at - starts[n])
+                    parts[i] = lower.expr(model.exprs[n])
+                    self.diags += lower.diags
+                else:
+                    parts[i] = parse_expression(inner, at, self.index, self.text)
+            except SyntaxProblem as problem:
+                self.diags.append(problem.diag)
+        self.pending = []
 
     def loc(self, obj: Any) -> ir.Loc:
         return self.index.loc(self.base + obj._tx_position, obj._tx_position_end - obj._tx_position)
@@ -395,15 +437,11 @@ class _Lower:
                 if not inner.strip():
                     self.diags.append(make("E123", at.line, at.col, 2, detail="'{{ }}' holds no expression"))
                 else:
-                    try:
-                        expr = parse_expression(inner, start + offsets[i + 2], self.index, self.text)
-                    except SyntaxProblem as problem:
-                        self.diags.append(problem.diag)
-                    else:
-                        if text:
-                            parts.append("".join(text))
-                            text = []
-                        parts.append(expr)
+                    if text:
+                        parts.append("".join(text))
+                        text = []
+                    self.pending.append((parts, len(parts), inner, start + offsets[i + 2]))
+                    parts.append("")  # replaced by the parsed expression in parse_templates()
                 i = close + 2
             elif value.startswith("}}", i):
                 at = self.index.loc(start + offsets[i], 2)
@@ -423,53 +461,27 @@ class _Lower:
         kind = type(e).__name__
         return getattr(self, "x_" + kind)(e)
 
-    def _chain(self, e: Any, node: type, op_map: dict[str, str]) -> ir.Expr:
-        result = self.expr(e.operands[0])
-        if not e.ops:
-            return result
-        if node is ir.BoolOp:
-            ops = [op_map.get(o, o) for o in e.ops]
-            return ir.BoolOp(self.loc(e), ops[0], [self.expr(x) for x in e.operands])
-        for op, operand in zip(e.ops, e.operands[1:]):
-            result = ir.BinOp(self.loc(e), op, result, self.expr(operand))
-        return result
+    def span(self, start: int, end: int) -> ir.Loc:
+        return self.index.loc(self.base + start, end - start)
 
-    def x_OrExpr(self, e: Any) -> ir.Expr:
-        return self._chain(e, ir.BoolOp, {"||": "or"})
+    def x_Expr(self, e: Any) -> ir.Expr:
+        tokens: list[tuple] = []
+        for i, part in enumerate(e.operands):
+            if i:
+                op = e.ops[i - 1]
+                tokens.append(("binary", _BINARY_NAMES.get(op, op if not op.startswith("not") else "not in")))
+            for prefix in part.prefix:
+                tokens.append(("prefix", "-" if prefix == "-" else "not", part._tx_position))
+            operand = self.operand(part)
+            tokens.append(("operand", operand, part.base._tx_position, part._tx_position_end))
+        node, _, _ = _Climb(tokens, self).parse(0)
+        return node
 
-    def x_AndExpr(self, e: Any) -> ir.Expr:
-        return self._chain(e, ir.BoolOp, {"&&": "and"})
-
-    def x_NotExpr(self, e: Any) -> ir.Expr:
-        result = self.expr(e.operand)
-        for _ in e.nots:
-            result = ir.Unary(self.loc(e), "not", result)
-        return result
-
-    def x_Comparison(self, e: Any) -> ir.Expr:
-        if not e.ops:
-            return self.expr(e.operands[0])
-        ops = ["not in" if o.startswith("not") else o for o in e.ops]
-        return ir.Compare(self.loc(e), [self.expr(x) for x in e.operands], ops)
-
-    def x_Sum(self, e: Any) -> ir.Expr:
-        return self._chain(e, ir.BinOp, {})
-
-    x_Term = x_Sum
-
-    def x_Unary(self, e: Any) -> ir.Expr:
-        result = self.expr(e.operand)
-        for _ in e.negs:
-            if isinstance(result, ir.Lit) and result.kind in ("int", "float", "duration"):
-                result = ir.Lit(self.loc(e), result.kind, -result.value)
-            else:
-                result = ir.Unary(self.loc(e), "-", result)
-        return result
-
-    def x_Postfix(self, e: Any) -> ir.Expr:
+    def operand(self, e: Any) -> ir.Expr:
+        """An atom and its `.member` / `[index]` trailers (prefixes are the caller's)."""
         result = self.expr(e.base)
         for t in e.trailers:
-            loc = self.loc(t)
+            loc = self.span(e._tx_position, t._tx_position_end)
             if t.member:
                 result = ir.Member(loc, result, t.member)
             else:
@@ -482,34 +494,97 @@ class _Lower:
     def x_ListLit(self, e: Any) -> ir.Expr:
         return ir.ListExpr(self.loc(e), [self.expr(x) for x in e.items])
 
-    def x_Call(self, e: Any) -> ir.Expr:
+    def x_NameAtom(self, e: Any) -> ir.Expr:
+        if e.call is None:
+            return ir.Var(self.loc(e), e.name)
         loc = self.loc(e)
-        return ir.Call(ir.Loc(loc.line, loc.col, len(e.func)), e.func, [self.expr(x) for x in e.args])
-
-    def x_Var(self, e: Any) -> ir.Expr:
-        return ir.Var(self.loc(e), e.name)
+        return ir.Call(ir.Loc(loc.line, loc.col, len(e.name)), e.name, [self.expr(x) for x in e.call.args])
 
     def literal(self, e: Any) -> ir.Lit:
         return self.expr(e)  # type: ignore[return-value]
 
-    def x_DurationLit(self, e: Any) -> ir.Expr:
-        n = self.int_value(e.value[:-1], e)
-        return ir.Lit(self.loc(e), "duration", n * _UNIT_SECONDS[e.value[-1]])
-
-    def x_FloatLit(self, e: Any) -> ir.Expr:
-        return ir.Lit(self.loc(e), "float", float(e.value))
-
-    def x_IntLit(self, e: Any) -> ir.Expr:
-        return ir.Lit(self.loc(e), "int", self.int_value(e.value, e))
+    def x_NumberLit(self, e: Any) -> ir.Expr:
+        text = e.value
+        if text[-1] in _UNIT_SECONDS:
+            return ir.Lit(self.loc(e), "duration", self.int_value(text[:-1], e) * _UNIT_SECONDS[text[-1]])
+        if "." in text:
+            value = float(text)
+            if value == float("inf"):
+                loc = self.loc(e)
+                self.diags.append(make("E126", loc.line, loc.col, loc.length, value=text[:20] + "..."))
+            return ir.Lit(self.loc(e), "float", value)
+        return ir.Lit(self.loc(e), "int", self.int_value(text, e))
 
     def x_StrLit(self, e: Any) -> ir.Expr:
-        return ir.Lit(self.loc(e), "str", self.text_of(e.value)[0])
+        return ir.Lit(self.loc(e), "str", self.text_of(e)[0])
 
-    def x_BoolLit(self, e: Any) -> ir.Expr:
+    def x_WordLit(self, e: Any) -> ir.Expr:
+        if e.value in ("null", "None"):
+            return ir.Lit(self.loc(e), "null", None)
         return ir.Lit(self.loc(e), "bool", e.value.lower() == "true")
 
-    def x_NullLit(self, e: Any) -> ir.Expr:
-        return ir.Lit(self.loc(e), "null", None)
+
+_BINARY_NAMES = {"||": "or", "&&": "and"}
+# binding power of binary operators, as in Python; `not` and unary minus sit between
+_POWER = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "in": 4, "not in": 4,
+          "+": 5, "-": 5, "*": 6, "/": 6, "%": 6}
+_NOT_POWER, _COMPARE_POWER, _NEG_POWER = 3, 4, 7
+
+
+class _Climb:
+    """Precedence climbing over the grammar's flat operand/operator chain."""
+
+    def __init__(self, tokens: list[tuple], lower: _Lower):
+        self.tokens, self.lower, self.i = tokens, lower, 0
+
+    def parse(self, min_power: int) -> tuple[ir.Expr, int, int]:
+        token = self.tokens[self.i]
+        self.i += 1
+        if token[0] == "prefix":
+            op, start = token[1], token[2]
+            if op == "not":
+                if min_power > _NOT_POWER:
+                    loc = self.lower.span(start, start + 3)
+                    raise SyntaxProblem(make("E001", loc.line, loc.col, 3, detail="'not' can't stand here",
+                                             help="put the negated part in parentheses: (not x)"))
+                operand, _, end = self.parse(_NOT_POWER)
+                node: ir.Expr = ir.Unary(self.lower.span(start, end), "not", operand)
+            else:
+                operand, _, end = self.parse(_NEG_POWER)
+                if isinstance(operand, ir.Lit) and operand.kind in ("int", "float", "duration"):
+                    node = ir.Lit(self.lower.span(start, end), operand.kind, -operand.value)
+                else:
+                    node = ir.Unary(self.lower.span(start, end), "-", operand)
+        else:
+            node, start, end = token[1], token[2], token[3]
+        chain: Optional[ir.Compare] = None
+        while self.i < len(self.tokens):
+            op = self.tokens[self.i][1]
+            power = _POWER[op]
+            if power < min_power:
+                break
+            self.i += 1
+            right, _, end = self.parse(power + 1)
+            loc = self.lower.span(start, end)
+            if power == _COMPARE_POWER:
+                if chain is None:
+                    chain = ir.Compare(loc, [node, right], [op])
+                else:  # a < b <= c, as in Python
+                    chain.operands.append(right)
+                    chain.ops.append(op)
+                    chain.loc = loc
+                node = chain
+                continue
+            chain = None
+            if op in ("and", "or"):
+                if isinstance(node, ir.BoolOp) and node.op == op:
+                    node.operands.append(right)
+                    node.loc = loc
+                else:
+                    node = ir.BoolOp(loc, op, [node, right])
+            else:
+                node = ir.BinOp(loc, op, node, right)
+        return node, start, end
 
 
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -2,8 +2,8 @@
 marker line. It imports only the standard library and never raises from an
 expression: helpers return None (null) or False on values of the wrong type.
 
-The generated part of the module defines _FLOWS, _EVENT_NAMES, _BY_UUID,
-_BY_NAME, _DECLARED and _COUNT_KEYS, which the functions here read.
+The generated part of the module defines _FLOWS, _EVENT_NAMES, _EVENT_UUIDS,
+_BY_UUID, _BY_NAME and _DECLARED, which the functions here read.
 """
 # --- runtime ---
 import json as _json
@@ -185,10 +185,6 @@ def _iso(dt):
 
 def _update(V, ev):
     """The statistics update of LANGUAGE.md section 6, step 2."""
-    for key in _COUNT_KEYS:
-        n = V.get(key, 0)
-        if type(n) is not int or n < 0:
-            raise ValueError(f"visitor {key} must be a whole number >= 0, got {_show(n)}")
     s = ev.seq
     kc, kf, kl, kd = (f"event_count_{s}", f"event_first_time_{s}", f"event_last_time_{s}", f"event_last_data_{s}")
     count = V.get(kc, 0)
@@ -298,11 +294,13 @@ def _le(a, b):
 
 
 def _gt(a, b):
-    return _lt(b, a)
+    k = _ORD.get(type(a))
+    return k is not None and k == _ORD.get(type(b)) and a > b
 
 
 def _ge(a, b):
-    return _le(b, a)
+    k = _ORD.get(type(a))
+    return k is not None and k == _ORD.get(type(b)) and a >= b
 
 
 def _in(a, b):
