@@ -10,7 +10,7 @@ Imports are lazy so that running a cached module loads nothing of the compiler.
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["CompileError", "Diagnostic", "load", "__version__"]
+__all__ = ["CompileError", "Diagnostic", "compile_condition", "load", "__version__"]
 
 
 def load(path: Any, *, cache: bool = True) -> Any:
@@ -19,6 +19,14 @@ def load(path: Any, *, cache: bool = True) -> Any:
     from .loader import load as _load
 
     return _load(path, use_cache=cache)
+
+
+def compile_condition(text: str, *, events: Any = None) -> Any:
+    """Compile one ppflow expression into `f(visitor) -> value` over a flat
+    PPMessage visitor dict, e.g. compile_condition("count(2) > 8 and count(3) > 8")."""
+    from .condition import compile_condition as _compile
+
+    return _compile(text, events=events)
 
 
 def __getattr__(name: str) -> Any:

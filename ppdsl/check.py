@@ -62,8 +62,14 @@ class Scope:
 
 
 class Checker:
-    def __init__(self, program: ir.Program):
+    def __init__(self, program: ir.Program, event_vars: Optional[dict[str, Ty]] = None,
+                 trust_numbers: bool = False):
+        """`event_vars` narrows the current-event names (a standalone condition
+        has only `now`); `trust_numbers` types visitor numbers as `sure`, for
+        the guarded fast path of ppdsl.condition."""
         self.p = program
+        self.event_vars = EVENT_VARS if event_vars is None else event_vars
+        self.trust_numbers = trust_numbers
         self.diags: list[Diagnostic] = []
         self.events_by_name = {e.name: e for e in program.events}
         self.events_by_seq = {e.seq: e for e in program.events}
@@ -99,15 +105,15 @@ class Checker:
                 self.error("E110", ev.loc, count=len(self.p.events),
                            help="PPMessage tracks at most 8 events per website; remove or merge some")
             if not 1 <= ev.seq <= 8:
-                self.error("E109", ev.loc, seq=ev.seq)
+                self.error("E109", ev.seq_loc, seq=ev.seq)
             elif ev.seq in seen_seq:
-                self.error("E107", ev.loc, seq=ev.seq, help=f"event {ev.seq} is already '{seen_seq[ev.seq].name}'")
+                self.error("E107", ev.seq_loc, seq=ev.seq, help=f"event {ev.seq} is already '{seen_seq[ev.seq].name}'")
             seen_seq.setdefault(ev.seq, ev)
             if ev.name in seen_name:
                 self.error("E106", ev.name_loc, kind="event", name=ev.name)
             seen_name.add(ev.name)
             if len(ev.name) > 64:
-                self.error("E111", ev.name_loc, kind="event", name=ev.name[:20] + "...", length=len(ev.name), limit=64)
+                self.error("E111", ev.name_loc, kind="event", name=ev.name[:20] + "...", size=len(ev.name), limit=64)
             if ev.uuid is not None and ev.uuid_loc is not None:
                 if not ev.uuid:
                     self.error("E113", ev.uuid_loc, help="leave out `uuid \"\"`, or give the uuid from PPMessage")
@@ -115,7 +121,7 @@ class Checker:
                     self.error("E108", ev.uuid_loc, uuid=repr(ev.uuid)[:60])
                 seen_uuid.add(ev.uuid)
             if ev.description is not None and ev.description_loc and len(ev.description) > 128:
-                self.error("E112", ev.description_loc, length=len(ev.description))
+                self.error("E112", ev.description_loc, size=len(ev.description))
 
     def check_named(self) -> None:
         for kind, decls in (("agent", self.p.agents), ("group", self.p.groups),
@@ -129,11 +135,12 @@ class Checker:
             if f.display not in FIELD_TYPES:
                 self.error("E114", f.type_loc or f.loc, name=f.display,
                            help=_suggest(f.display or "", FIELD_TYPES) or "field types are: " + ", ".join(FIELD_TYPES))
-            self.check_new_value_name(f.name, f.name_loc, "a field")
+            self.check_new_value_name(f.name, f.name_loc, "field")
         for s in self.p.segments:
             if s.name in self.fields:
-                self.error("E116", s.name_loc, name=s.name, what="a field", help="rename the segment")
-            self.check_new_value_name(s.name, s.name_loc, "a segment")
+                self.error("E116", s.name_loc, name=s.name, what="a field", kind="segment",
+                           help="rename the segment")
+            self.check_new_value_name(s.name, s.name_loc, "segment")
 
     def builtin_kind(self, name: str) -> Optional[str]:
         if name in SYSTEM_VARS:
@@ -149,7 +156,7 @@ class Checker:
     def check_new_value_name(self, name: str, loc: ir.Loc, what: str) -> None:
         kind = self.builtin_kind(name)
         if kind:
-            self.error("E116", loc, name=name, what=kind, help=f"choose another name for {what}")
+            self.error("E116", loc, name=name, what=kind, kind=what, help=f"choose another name for the {what}")
 
     # ------------------------------------------------------------ flows and rules
 
@@ -164,7 +171,7 @@ class Checker:
                     self.error("E106", flow.name_loc, kind="flow", name=flow.name)
                 if len(flow.name) > 32:
                     self.error("E111", flow.name_loc, kind="flow", name=flow.name[:20] + "...",
-                               length=len(flow.name), limit=32)
+                               size=len(flow.name), limit=32)
             seen.setdefault(flow.name, flow)
             self.check_rules(flow)
 
@@ -251,7 +258,7 @@ class Checker:
             ty = self.expr(s.value, scope)
             clash = self.name_owner(s.name, scope)
             if clash:
-                self.error("E116", s.name_loc, name=s.name, what=clash,
+                self.error("E116", s.name_loc, name=s.name, what=clash, kind="let",
                            help="choose another name for the let")
             self.next_slot += 1
             s.slot = self.next_slot
@@ -330,7 +337,8 @@ class Checker:
         elif target not in UNKNOWN and value.kind not in UNKNOWN and value.kind != "any":
             ok = value.kind == target or (target == "float" and value.kind == "int")
             if not ok:
-                self.error("E124", a.value.loc, detail=f"'{name}' holds {target} values, not {value.kind}",
+                wanted = _KIND_NAMES.get(target, target)
+                self.error("E124", a.value.loc, detail=f"'{name}' holds {wanted} values, not {_kind(value)}",
                            help=f"convert it, e.g. {target}(...)" if target in ("int", "float", "str") else None)
 
     def template(self, t: ir.Template, scope: Scope) -> None:
@@ -342,7 +350,8 @@ class Checker:
 
     def expr(self, e: ir.Expr, scope: Scope, depth: int = 0) -> Ty:
         if depth > MAX_DEPTH:
-            self.error("E005", e.loc, limit=MAX_DEPTH, help="split the expression with `let` or a segment")
+            if not self.diags or self.diags[-1].code != "E005":  # once per expression
+                self.error("E005", e.loc, limit=MAX_DEPTH, help="split the expression with `let` or a segment")
             return Ty("any")
         ty = self.infer(e, scope, depth + 1)
         e.ty = ty
@@ -366,14 +375,14 @@ class Checker:
             allowed = ("json", "any", "list", "str") if isinstance(e, ir.Index) else ("json", "any")
             if obj.kind not in allowed and obj.kind != "null":
                 what = f"'.{e.name}'" if isinstance(e, ir.Member) else "'[...]'"
-                self.error("E124", e.loc, detail=f"{what} needs a JSON value such as data, not {obj.kind}")
+                self.error("E124", e.loc, detail=f"{what} needs a JSON value such as data, not {_kind(obj)}")
             return Ty("json")
         if isinstance(e, ir.Unary):
             operand = self.expr(e.operand, scope, depth)
             if e.op == "not":
                 return BOOL
             if operand.kind not in ("int", "float", "duration") + UNKNOWN:
-                self.error("E124", e.loc, detail=f"can't negate a {operand.kind}")
+                self.error("E124", e.loc, detail=f"can't negate a {_kind(operand)}")
                 return Ty("any")
             return Ty(operand.kind if operand.kind in ("int", "float", "duration") else "any",
                       operand.sure and operand.kind == "int")
@@ -396,38 +405,43 @@ class Checker:
         if let:
             e.binding = ("let", let[0])
             return let[1]
-        if name in EVENT_VARS:
+        if name in self.event_vars:
             e.binding = ("event", name)
-            return EVENT_VARS[name]
+            return self.event_vars[name]
         m = STAT_RE.match(name)
         if m:
             seq = self.resolve_event(int(m.group(2)), None, e.loc)
             e.binding = ("stat", m.group(1), seq or 0)
-            return STAT_TYPES[m.group(1)]
+            return self.visitor_type(STAT_TYPES[m.group(1)])
         if name in self.fields:
             self.used.add(("field", name))
             e.binding = ("field", name, FIELD_TYPES.get(self.fields[name].display or "", "json"))
-            return Ty(e.binding[2])
+            return self.visitor_type(Ty(e.binding[2]))
         if name in self.segments:
             self.used.add(("segment", name))
             e.binding = ("segment", name)
             return self.segment_type(name, e.loc) or Ty("any")
         if name in SYSTEM_VARS:
             e.binding = ("system", name, SYSTEM_VARS[name].kind)
-            return SYSTEM_VARS[name]
+            return self.visitor_type(SYSTEM_VARS[name])
         if EXTRA_RE.match(name):
             e.binding = ("system", name, "json")
             return Ty("json")
-        candidates = [*scope.visible(), *EVENT_VARS, *SYSTEM_VARS, *self.fields, *self.segments]
+        candidates = [*scope.visible(), *self.event_vars, *SYSTEM_VARS, *self.fields, *self.segments]
         help = _suggest(name, candidates)
         if help is None and name in self.events_by_name:
             help = f"'{name}' is an event; its statistics are count({name}), last_time({name}), ..."
+        elif help is None and name in EVENT_VARS:
+            help = "a condition over a visitor has no current event; only `now` is available"
         elif help is None and name in FUNCTIONS:
             help = f"'{name}' is a function: {name}(...)"
         elif help is None:
             help = f"declare it as a visitor field: field {name} string (or int, float, bool, datetime)"
         self.error("E101", e.loc, name=name, help=help)
         return Ty("any")
+
+    def visitor_type(self, ty: Ty) -> Ty:
+        return Ty(ty.kind, True) if self.trust_numbers and ty.kind in ("int", "float") else ty
 
     def segment_type(self, name: str, use_loc: Optional[ir.Loc] = None) -> Optional[Ty]:
         if name in self.segment_types:
@@ -468,7 +482,7 @@ class Checker:
                 e.seq = self.resolve_event(None, arg.name, arg.loc)
             else:
                 self.error("E120", arg.loc, func=name, help=f"for example {name}(2) or {name}(signup)")
-            return STAT_TYPES[name]
+            return self.visitor_type(STAT_TYPES[name])
         tys = [self.expr(a, scope, depth) for a in e.args]
         if name == "matches":
             pattern = e.args[1]
@@ -497,20 +511,21 @@ class Checker:
 
     def need(self, arg: ir.Expr, ty: Ty, kinds: tuple[str, ...], func: str) -> None:
         if ty.kind not in kinds + UNKNOWN:
-            self.error("E124", arg.loc, detail=f"{func}() takes {' or '.join(kinds)}, not {ty.kind}")
+            wanted = " or ".join(_KIND_NAMES.get(k, k) for k in kinds)
+            self.error("E124", arg.loc, detail=f"{func}() takes {wanted}, not {_kind(ty)}")
 
     def binop(self, e: ir.BinOp, a: Ty, b: Ty) -> Ty:
         op = e.op
         for t, side in ((a, e.left), (b, e.right)):
             if t.kind in ("str", "bool", "list"):
-                self.error("E124", side.loc, detail=f"arithmetic ('{op}') on a {t.kind}",
+                self.error("E124", side.loc, detail=f"arithmetic ('{op}') on a {_kind(t)}",
                            help="use a template to join text: \"{{ a }}{{ b }}\"" if t.kind == "str" else None)
                 return Ty("any")
         if a.kind in UNKNOWN or b.kind in UNKNOWN:
             return Ty("any")
         result = _ARITH.get((op, a.kind, b.kind))
         if result is None:
-            self.error("E124", e.loc, detail=f"'{op}' doesn't work on {a.kind} and {b.kind}")
+            self.error("E124", e.loc, detail=f"'{op}' doesn't work on {_kind(a)} and {_kind(b)}")
             return Ty("any")
         return Ty(result, result == "int" and op in "+-*" and a.sure and b.sure)
 
@@ -524,23 +539,23 @@ class Checker:
                     help = "write numbers without quotes: count(2) > 8"
                 if {a.kind, b.kind} == {"datetime", "int"}:
                     help = "compare a time with a time, or a difference with a duration: now - last_time(2) < 10m"
-                self.error("E124", e.loc, detail=f"can't compare {a.kind} with {b.kind} using '{op}'", help=help)
+                self.error("E124", e.loc, detail=f"can't compare {_kind(a)} with {_kind(b)} using '{op}'", help=help)
         elif op in ("==", "!="):
             self.warn_never_equal(a, b, e.loc, op)
         else:  # in / not in
             if b.kind in UNKNOWN:
                 return
             if b.kind not in ("str", "list"):
-                self.error("E124", e.loc, detail=f"'{op}' needs a string or a list on its right, not {b.kind}")
+                self.error("E124", e.loc, detail=f"'{op}' needs a string or a list on its right, not {_kind(b)}")
             elif b.kind == "str" and a.kind not in ("str",) + UNKNOWN:
-                self.error("E124", e.loc, detail=f"'{op}' on a string looks for a string, not {a.kind}")
+                self.error("E124", e.loc, detail=f"'{op}' on a string looks for a string, not {_kind(a)}")
 
     def warn_never_equal(self, a: Ty, b: Ty, loc: ir.Loc, op: str) -> None:
         if a.kind in UNKNOWN or b.kind in UNKNOWN:
             return
         if _EQ_CLASS.get(a.kind, a.kind) != _EQ_CLASS.get(b.kind, b.kind):
             self.diags.append(make("W203", loc.line, loc.col, loc.length, result="false" if op == "==" else "true",
-                                   left=a.kind, right=b.kind))
+                                   left=_kind(a), right=_kind(b)))
 
     @staticmethod
     def show(lit: ir.Lit) -> str:
@@ -558,6 +573,12 @@ class Checker:
 
 
 _EQ_CLASS = {"int": "number", "float": "number"}
+_KIND_NAMES = {"str": "string", "json": "JSON value", "any": "value"}
+
+
+def _kind(ty: Ty) -> str:
+    """A type as the language names it in messages."""
+    return _KIND_NAMES.get(ty.kind, ty.kind)
 
 _ARITH: dict[tuple[str, str, str], str] = {}
 for _a in ("int", "float"):

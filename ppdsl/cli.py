@@ -76,13 +76,19 @@ def check(files: tuple[Path, ...]) -> None:
     Example:
         ppdsl check examples/*.ppflow
     """
-    from .compiler import compile_source
-    from .diagnostics import plural
+    from .compiler import Result, compile_source
+    from .diagnostics import CompileError, plural
+    from .loader import read_source
 
     failed = False
     for path in files:
-        source = _read(path)
-        result = compile_source(source, str(path), emit=False)
+        try:
+            source = read_source(path)
+            result = compile_source(source, str(path), emit=False)
+        except CompileError as exc:  # not UTF-8 text
+            source, result = exc.source, Result(str(path), exc.source, None, exc.diagnostics)
+        except OSError as exc:
+            raise click.UsageError(f"can't read {path}: {exc.strerror}")
         _echo_diagnostics(str(path), source, result.diagnostics, err=False)
         if result.diagnostics:
             click.echo(f"{path}: {_summary(result.diagnostics)}")

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 MESSAGES: dict[str, tuple[str, str]] = {
     # lexical and syntax
     "E001": ("error", "syntax error: {detail}"),
+    "E006": ("error", "string is not closed on this line"),
     "E002": ("error", "typographic quote {quote} is not a string delimiter"),
     "E003": ("error", "invalid escape sequence {escape} in string"),
     "E004": ("error", "the file is not valid UTF-8 text: {detail}"),
@@ -29,12 +30,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "E108": ("error", "event uuid {uuid} is declared more than once"),
     "E109": ("error", "event number {seq} is out of range: events are numbered 1 to 8"),
     "E110": ("error", "too many events: a website tracks at most 8, this file declares {count}"),
-    "E111": ("error", "{kind} name '{name}' is {length} characters long; the limit is {limit}"),
-    "E112": ("error", "event description is {length} characters long; the limit is 128"),
+    "E111": ("error", "{kind} name '{name}' is {size} characters long; the limit is {limit}"),
+    "E112": ("error", "event description is {size} characters long; the limit is 128"),
     "E113": ("error", "event uuid must not be empty"),
     "E114": ("error", "unknown field type '{name}'"),
     "E115": ("error", "flow 'main' is declared, but rules outside any flow already form the implicit flow 'main'"),
-    "E116": ("error", "'{name}' is already {what}; a let can't shadow another name"),
+    "E116": ("error", "'{name}' is already {what}; a {kind} can't reuse that name"),
     "E117": ("error", "segment '{name}' refers to itself through {path}"),
     "E118": ("error", "can't set '{name}': {why}"),
     "E119": ("error", "{func}() takes {expected}, got {got}"),
@@ -43,7 +44,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "E122": ("error", "case value {value} already appears in this switch"),
     "E123": ("error", "template: {detail}"),
     "E124": ("error", "type error: {detail}"),
-    "E125": ("error", "'{name}' is a reserved name"),
     "E126": ("error", "number {value} is too large"),
     # warnings
     "W201": ("warning", "this rule can never run: {detail}"),

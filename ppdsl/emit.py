@@ -50,6 +50,17 @@ class Gen:
         self.segment_index = {s.name: i for i, s in enumerate(program.segments, 1)}
         self.flow: Optional[ir.Flow] = None
         self.temps = 0
+        # when set, numeric visitor reads become locals read once (code -> (local, kind)),
+        # so that ppdsl.condition can guard a fast path on their types
+        self.hoisted: Optional[dict[str, tuple[str, str]]] = None
+        self.uses_event = False
+
+    def read(self, code: str, kind: str) -> str:
+        if self.hoisted is None or kind not in ("int", "float"):
+            return code
+        if code not in self.hoisted:
+            self.hoisted[code] = (f"_v{len(self.hoisted) + 1}", kind)
+        return self.hoisted[code][0]
 
     # --- used by the templates
 
@@ -128,18 +139,19 @@ class Gen:
         if b[0] == "let":
             return f"_l{b[1]}"
         if b[0] == "event":
+            self.uses_event = True
             return _EVENT_ATTRS[b[1]]
         if b[0] == "stat":
             return self.stat(b[1], b[2])
         if b[0] == "segment":
             return f"_seg_{self.segment_index[b[1]]}(V, E)"
         read = f"V.get({b[1]!r})"
-        return f"_dt({read})" if b[2] == "datetime" else read
+        return f"_dt({read})" if b[2] == "datetime" else self.read(read, b[2])
 
     def stat(self, kind: str, seq: int) -> str:
         key = f"event_{kind}_{seq}"
         if kind == "count":
-            return f"V.get({key!r}, 0)"
+            return self.read(f"V.get({key!r}, 0)", "int")
         read = f"V.get({key!r})"
         return f"_dt({read})" if kind in ("first_time", "last_time") else read
 

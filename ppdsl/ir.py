@@ -237,6 +237,7 @@ class Flow:
 class EventDecl:
     loc: Loc
     seq: int
+    seq_loc: Loc
     name: str
     name_loc: Loc
     uuid: Optional[str]

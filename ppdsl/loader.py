@@ -27,7 +27,8 @@ def read_source(path: PathLike) -> str:
         try:
             decode_source(data)
         except SyntaxProblem as problem:
-            raise CompileError(os.fspath(path), "", [problem.diag]) from None
+            shown = data.decode("utf-8", "replace")  # the source line, for the caret
+            raise CompileError(os.fspath(path), shown, [problem.diag]) from None
         raise
     return text[1:] if text.startswith("\ufeff") else text
 

@@ -92,7 +92,11 @@ def prescan(text: str, index: LineIndex) -> None:
             continue
         if ch in "\"'":
             m = _STRING.match(text, i)
-            i = m.end() if m else i + 1
+            if not m:
+                loc = index.loc(i)
+                raise SyntaxProblem(make("E006", loc.line, loc.col, help=f"end it with {ch} on the same line; "
+                                         "write a line break inside a string as \\n"))
+            i = m.end()
             continue
         if ch in TYPOGRAPHIC_QUOTES:
             loc = index.loc(i)
@@ -142,7 +146,7 @@ def decode_string(raw: str, loc: ir.Loc) -> tuple[str, list[int]]:
             i += 6
         else:
             esc = body[i : i + 2]
-            raise SyntaxProblem(make("E003", loc.line, loc.col + i + 1, 2, escape=repr(esc)[1:-1],
+            raise SyntaxProblem(make("E003", loc.line, loc.col + i + 1, 2, escape=esc,
                                      help=r"use one of \\ \" \' \n \t \uXXXX"))
     offsets.append(len(body) + 1)
     return "".join(out), offsets
@@ -169,18 +173,24 @@ def _describe(rule: Any) -> str:
         return "true, false or null"
     if match.startswith("(or|and)"):
         return "an operator"
-    if match.startswith("not\\b"):
+    if match.startswith(("not\\b", "(not\\b")):
         return "'not'"
     if match == "!(?!=)":
         return "'!'"
     return f"'{match}'"
 
 
+STATEMENT_WORDS = ("reply", "assign", "set", "convert", "ticket", "if", "switch", "let", "end")
+_LITERAL_WORDS = {"a number", "a string", "true, false or null", "'('", "'['", "'-'", "'not'", "'!'"}
+
+
 def syntax_diagnostic(err: Any, text: str, index: LineIndex, offset: int = 0,
                       template: bool = False) -> Diagnostic:
-    pos = offset + index.starts[err.line - 1] + err.col - 1 if offset == 0 else offset
-    found_m = re.compile(r"[A-Za-z_0-9]+|\S").match(text, pos) if pos < len(text) else None
+    pos = offset if offset else index.starts[err.line - 1] + err.col - 1
+    found_m = _TOKEN.match(text, pos) if pos < len(text) else None
     found = found_m.group() if found_m else None
+    if found is None:  # at the end: point just after the last token
+        pos = len(text.rstrip())
     expected: list[str] = []
     for rule in err.expected_rules or []:
         word = _describe(rule)
@@ -188,24 +198,24 @@ def syntax_diagnostic(err: Any, text: str, index: LineIndex, offset: int = 0,
             continue  # the separator of the batch parse, not the user's
         if word not in expected:
             expected.append(word)
-    # an expression could start here: say so instead of listing every literal
+    help_ = None
+    words = {w.strip("'") for w in expected}
+    if {"reply", "if", "let"} <= words:
+        expected = [w for w in expected if w.strip("'") not in STATEMENT_WORDS and w != "'{'"] + ["a statement"]
+        help_ = "a statement starts with " + ", ".join(STATEMENT_WORDS) + " or '{'"
     if "a string" in expected and "a name" in expected and "'('" in expected:
-        keep = [w for w in expected if w in ("'{'",) or w.strip("'") in KEYWORDS - {"not", "true", "false", "null"}]
-        expected = ["an expression"] + [w for w in keep if w not in ("'not'",)]
-    if len(expected) > 8:
-        expected = expected[:8] + ["..."]
+        expected = ["an expression"] + [w for w in expected if w not in _LITERAL_WORDS and w != "a name"]
     what = " or ".join(expected) if len(expected) <= 2 else ", ".join(expected[:-1]) + " or " + expected[-1]
     found_txt = "end of file" if found is None else f"'{found}'"
-    help_ = None
     if found in KEYWORDS and "a name" in expected:
         help_ = f"'{found}' is a keyword and can't be a name; choose another name"
-    elif found == "=" and "'=='" in expected:
+    elif found == "=" and ("an operator" in expected or "'=='" in expected):
         help_ = "compare with '==' (a single '=' only appears in let, set and segment)"
-    line, col = err.line, err.col
-    if offset:
-        loc = index.loc(pos)
-        line, col = loc.line, loc.col
-    return make("E001", line, col, len(found or " "), help=help_, detail=f"expected {what}, found {found_txt}")
+    loc = index.loc(pos)
+    return make("E001", loc.line, loc.col, len(found or " "), help=help_, detail=f"expected {what}, found {found_txt}")
+
+
+_TOKEN = re.compile(r"[A-Za-z_0-9]+|\S")
 
 
 # --------------------------------------------------------------- text → IR
@@ -223,7 +233,7 @@ def parse(text: str, filename: str = "<string>") -> tuple[ir.Program, list[Diagn
     except TextXSyntaxError as err:
         raise SyntaxProblem(syntax_diagnostic(err, text, index)) from None
     lower = _Lower(text, index, filename)
-    program = lower.program(model)
+    program = lower.program(model if not isinstance(model, str) else None)
     lower.parse_templates()
     return program, lower.diags
 
@@ -330,13 +340,15 @@ class _Lower:
     def program(self, model: Any) -> ir.Program:
         prog = ir.Program(self.filename, [], [], [], [], [], [])
         main: Optional[ir.Flow] = None
-        for item in model.items:
+        for item in model.items if model is not None else ():  # textX gives '' for an empty file
             kind = type(item).__name__
             if kind == "EventDecl":
                 uuid = self.text_of(item.uuid) if item.uuid else None
                 desc = self.text_of(item.description) if item.description else None
+                seq_at = _AFTER_EVENT_KEYWORD.match(self.text, item._tx_position).end()
+                seq_loc = self.index.loc(seq_at, len(item.seq))
                 prog.events.append(ir.EventDecl(
-                    self.loc(item), self.int_value(item.seq, item), item.name.name, self.loc(item.name),
+                    self.loc(item), self.int_value(item.seq, seq_loc), seq_loc, item.name.name, self.loc(item.name),
                     uuid[0] if uuid else None, uuid[1] if uuid else None,
                     desc[0] if desc else None, desc[1] if desc else None))
             elif kind in ("AgentDecl", "GroupDecl"):
@@ -361,11 +373,12 @@ class _Lower:
                 main.rules.append(rule)
         return prog
 
-    def int_value(self, tok: str, obj: Any) -> int:
+    def int_value(self, tok: str, where: Any) -> int:
+        """An integer token; `where` is its Loc or the textX object that holds it."""
         value = int(tok)
         if len(tok) > 18:
-            loc = self.loc(obj)
-            self.diags.append(make("E126", loc.line, loc.col, value=tok[:20] + "..."))
+            loc = where if isinstance(where, ir.Loc) else self.loc(where)
+            self.diags.append(make("E126", loc.line, loc.col, loc.length, value=tok[:20] + "..."))
         return value
 
     def rule(self, r: Any) -> ir.Rule:
@@ -525,6 +538,7 @@ class _Lower:
 
 
 _BINARY_NAMES = {"||": "or", "&&": "and"}
+_AFTER_EVENT_KEYWORD = re.compile(r"event\s*")
 # binding power of binary operators, as in Python; `not` and unary minus sit between
 _POWER = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "in": 4, "not in": 4,
           "+": 5, "-": 5, "*": 6, "/": 6, "%": 6}

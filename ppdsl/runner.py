@@ -103,7 +103,12 @@ def execute(file: str, spec: str, visitor: str | None = None, save: bool = False
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if save and visitor is not None:
-        write_atomically(visitor, json.dumps(result["visitor"], ensure_ascii=False, indent=2) + "\n")
+        text = json.dumps(result["visitor"], ensure_ascii=False, indent=2) + "\n"
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates that came with the visitor: keep them escaped
+            text = json.dumps(result["visitor"], indent=2) + "\n"
+        write_atomically(visitor, text)
     print(json.dumps(result, ensure_ascii=False) if as_json else summary_text(result))
     return 0
 

@@ -107,7 +107,11 @@ def _resolve(payload, at):
             text = _json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError, RecursionError) as exc:
             raise ValueError(f"event_data must be a JSON value: {exc}") from None
-        size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+        try:
+            size = len(text) if text.isascii() else len(text.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"event_data holds {_show(exc.object[exc.start:exc.end])}, which is not "
+                             "valid Unicode (a lone UTF-16 surrogate)") from None
         if size > _MAX_DATA:
             raise ValueError(f"event_data is {size} bytes as JSON text; the limit is 64 KiB (65536 bytes)")
         ev.data_text = text

@@ -23,6 +23,8 @@ def _check_model(model: Any, _metamodel: Any) -> None:
     if errors:
         first = errors[0]
         text = "\n".join(render(d, filename, source) for d in errors)
+        # textX puts FILE:LINE:COL in front itself
+        text = text.split(": ", 1)[1] if text.startswith(f"{filename}:") else text
         raise TextXSemanticError(text, line=first.line, col=first.col, filename=filename)
 
 

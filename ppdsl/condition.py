@@ -1,0 +1,92 @@
+"""`compile_condition`: one ppflow expression as a plain Python callable over a
+visitor dict, for services that need a single rule without a flow file.
+
+The callable reads each numeric visitor variable once, and when all of them
+have their declared types (the usual case) it runs a version of the
+expression in plain Python operators; otherwise it runs the null-safe
+version. Both give the same results; the guard only decides which is faster
+to run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional
+
+from . import ir
+from .check import Checker, Scope
+from .diagnostics import CompileError
+from .emit import Gen, runtime_source
+from .names import EVENT_VARS
+from .parse import LineIndex, SyntaxProblem, parse_expression
+
+_GUARDS = {"int": "type({0}) is int", "float": "type({0}) in (int, float)"}
+_RUNTIME: Optional[dict[str, Any]] = None
+
+
+class _Now:
+    """The current-event stand-in for a standalone condition: only `now`."""
+
+    __slots__ = ("now",)
+
+    def __init__(self) -> None:
+        self.now = datetime.now(timezone.utc)
+
+
+def compile_condition(text: str, *, events: Optional[dict[str, int]] = None) -> Callable[[dict], Any]:
+    """Compile a ppflow expression, e.g. "count(2) > 8 and count(3) > 8",
+    into `f(visitor) -> value`. `events` maps event names to numbers so the
+    expression may say count(signup); `now` is the time of the call.
+    Errors raise ppdsl.CompileError with every diagnostic."""
+    if not isinstance(text, str):
+        raise TypeError("compile_condition takes the expression as a string")
+    program = ir.Program("<condition>", [], [], [], [], [], [])
+    for name, seq in (events or {}).items():
+        loc = ir.Loc(1, 1)
+        program.events.append(ir.EventDecl(loc, seq, loc, name, loc, None, None, None, None))
+    fast = _check(text, program, trust_numbers=True)
+    safe = _check(text, program, trust_numbers=False)
+    gen = Gen(program, "condition")
+    gen.hoisted = {}
+    safe_code = gen.expr(safe)
+    fast_code = gen.expr(fast)
+    lines = ["def condition(V):"]
+    if gen.uses_event:
+        lines.append("    E = _Now()")
+    lines += [f"    {local} = {read}" for read, (local, _kind) in gen.hoisted.items()]
+    if gen.hoisted:
+        guard = " and ".join(_GUARDS[kind].format(local) for local, kind in gen.hoisted.values())
+        lines += [f"    if {guard}:", f"        return {fast_code}"]
+    lines.append(f"    return {safe_code}")
+    namespace = dict(_runtime())
+    namespace["_Now"] = _Now
+    for code, name in gen.constants.items():
+        namespace[name] = eval(code, namespace)  # noqa: S307 - our own constant expressions
+    exec(compile("\n".join(lines) + "\n", "<ppdsl condition>", "exec"), namespace)
+    condition = namespace["condition"]
+    condition.__doc__ = f"ppflow condition: {text}"
+    return condition
+
+
+def _check(text: str, program: ir.Program, trust_numbers: bool) -> ir.Expr:
+    index = LineIndex(text)
+    try:
+        expr = parse_expression(text, 0, index, text)
+    except SyntaxProblem as problem:
+        raise CompileError("<condition>", text, [problem.diag]) from None
+    checker = Checker(program, event_vars={"now": EVENT_VARS["now"]}, trust_numbers=trust_numbers)
+    checker.check_events()
+    checker.expr(expr, Scope())
+    errors = [d for d in checker.diags if d.is_error]
+    if errors:
+        raise CompileError("<condition>", text, checker.diags)
+    return expr
+
+
+def _runtime() -> dict[str, Any]:
+    global _RUNTIME
+    if _RUNTIME is None:
+        namespace: dict[str, Any] = {}
+        exec(compile(runtime_source(), "<ppdsl runtime>", "exec"), namespace)
+        _RUNTIME = namespace
+    return _RUNTIME
