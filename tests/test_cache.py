@@ -1,0 +1,109 @@
+"""The on-disk compile cache: hits, misses after an edit, stale versions, damage."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ppdsl
+from ppdsl import cache
+
+FLOW = 'agent a\non event 1 -> reply a "v1 {{ count(1) }}"\n'
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("PPDSL_CACHE_DIR", str(folder))
+    return folder
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "rules.ppflow"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def reply_text(rules) -> str:
+    return rules.handle({"event_seq": 1, "event_timestamp": 1795593600})["actions"][0]["text"]
+
+
+def test_first_load_fills_the_cache_and_the_second_hits_it(tmp_path, cache_dir, monkeypatch):
+    path = write(tmp_path, FLOW)
+    assert reply_text(ppdsl.load(path)) == "v1 1"
+    entries = sorted(p.suffix for p in cache_dir.iterdir())
+    assert entries == [".bin", ".py"]
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("a cache hit must not compile")
+
+    monkeypatch.setattr("ppdsl.loader.generate_or_raise", no_compiling)
+    assert reply_text(ppdsl.load(path)) == "v1 1"
+
+
+def test_a_hit_imports_neither_textx_nor_jinja2(tmp_path, cache_dir):
+    path = write(tmp_path, FLOW)
+    ppdsl.load(path)
+    probe = ("import sys, json, ppdsl; r = ppdsl.load(sys.argv[1]); "
+             "print(json.dumps([m for m in ('textx', 'jinja2', 'arpeggio', 'ppdsl.check') if m in sys.modules]))")
+    env = {**os.environ, "PPDSL_CACHE_DIR": str(cache_dir)}
+    out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, env=env, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def test_an_edit_misses_and_recompiles(tmp_path, cache_dir):
+    path = write(tmp_path, FLOW)
+    assert reply_text(ppdsl.load(path)) == "v1 1"
+    path.write_text(FLOW.replace("v1", "v2"), encoding="utf-8")
+    assert reply_text(ppdsl.load(path)) == "v2 1"
+    assert len(list(cache_dir.glob("*.bin"))) == 2
+
+
+def test_the_key_covers_ppdsl_and_python_versions(monkeypatch):
+    base = cache.key(FLOW, "rules.ppflow")
+    assert cache.key(FLOW, "rules.ppflow") == base
+    assert cache.key(FLOW + " ", "rules.ppflow") != base
+    assert cache.key(FLOW, "other.ppflow") != base  # the name appears in the module's comments
+    monkeypatch.setattr(cache, "__version__", "0.0.0-older")
+    assert cache.key(FLOW, "rules.ppflow") != base
+    monkeypatch.undo()
+    monkeypatch.setattr(sys, "version", "2.7.18 (elsewhere)")
+    assert cache.key(FLOW, "rules.ppflow") != base
+
+
+def test_an_entry_from_another_version_is_not_used(tmp_path, cache_dir, monkeypatch):
+    path = write(tmp_path, FLOW)
+    ppdsl.load(path)
+    monkeypatch.setattr(cache, "__version__", "9.9.9")
+    calls = []
+    original = ppdsl.loader.generate_or_raise
+    monkeypatch.setattr("ppdsl.loader.generate_or_raise", lambda *a: calls.append(a) or original(*a))
+    assert reply_text(ppdsl.load(path)) == "v1 1"
+    assert len(calls) == 1
+
+
+def test_a_damaged_entry_is_replaced(tmp_path, cache_dir):
+    path = write(tmp_path, FLOW)
+    ppdsl.load(path)
+    for entry in cache_dir.glob("*.bin"):
+        entry.write_bytes(b"not marshal data")
+    assert reply_text(ppdsl.load(path)) == "v1 1"
+
+
+def test_an_unwritable_cache_only_costs_speed(tmp_path, monkeypatch):
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("PPDSL_CACHE_DIR", str(blocker / "cache"))
+    assert reply_text(ppdsl.load(write(tmp_path, FLOW))) == "v1 1"
+
+
+def test_files_with_errors_are_never_cached(tmp_path, cache_dir):
+    path = write(tmp_path, "on event 1 -> reply")
+    with pytest.raises(ppdsl.CompileError):
+        ppdsl.load(path)
+    assert not cache_dir.exists() or not list(cache_dir.iterdir())
