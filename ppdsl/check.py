@@ -410,7 +410,8 @@ class Checker:
             return self.event_vars[name]
         m = STAT_RE.match(name)
         if m:
-            seq = self.resolve_event(int(m.group(2)), None, e.loc)
+            digits = m.group(2)
+            seq = self.resolve_event(int(digits) if len(digits) < 4 else 0, None, e.loc)
             e.binding = ("stat", m.group(1), seq or 0)
             return self.visitor_type(STAT_TYPES[m.group(1)])
         if name in self.fields:
@@ -527,7 +528,8 @@ class Checker:
         if result is None:
             self.error("E124", e.loc, detail=f"'{op}' doesn't work on {_kind(a)} and {_kind(b)}")
             return Ty("any")
-        return Ty(result, result == "int" and op in "+-*" and a.sure and b.sure)
+        # int + and - can't fail in Python; * could build numbers too long to print
+        return Ty(result, result == "int" and op in "+-" and a.sure and b.sure)
 
     def compare(self, op: str, a: Ty, b: Ty, e: ir.Compare) -> None:
         if op in ("<", "<=", ">", ">="):

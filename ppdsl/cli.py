@@ -77,7 +77,7 @@ def check(files: tuple[Path, ...]) -> None:
         ppdsl check examples/*.ppflow
     """
     from .compiler import Result, compile_source
-    from .diagnostics import CompileError, plural
+    from .diagnostics import CompileError, plural, printable
     from .loader import read_source
 
     failed = False
@@ -91,9 +91,10 @@ def check(files: tuple[Path, ...]) -> None:
             raise click.UsageError(f"can't read {path}: {exc.strerror}")
         _echo_diagnostics(str(path), source, result.diagnostics, err=False)
         if result.diagnostics:
-            click.echo(f"{path}: {_summary(result.diagnostics)}")
+            click.echo(f"{printable(str(path))}: {_summary(result.diagnostics)}")
         else:
-            click.echo(f"{path}: ok ({plural(result.flows, 'active flow')}, {plural(result.rules, 'rule')})")
+            counts = f"{plural(result.flows, 'active flow')}, {plural(result.rules, 'rule')}"
+            click.echo(f"{printable(str(path))}: ok ({counts})")
         failed |= any(d.is_error for d in result.diagnostics)
     sys.exit(1 if failed else 0)
 
@@ -114,14 +115,14 @@ def compile(file: Path, output: Optional[Path]) -> None:
         python -c "import lead_rules; print(lead_rules.handle({'event_name': 'signup'}))"
     """
     from .compiler import compile_source
-    from .diagnostics import plural
+    from .diagnostics import plural, printable
     from .runner import write_atomically
 
     source = _read(file)
     result = compile_source(source, str(file))
     _echo_diagnostics(str(file), source, result.diagnostics, err=True)
     if result.code is None:
-        click.echo(f"{file}: {_summary(result.diagnostics)}; nothing written", err=True)
+        click.echo(f"{printable(str(file))}: {_summary(result.diagnostics)}; nothing written", err=True)
         sys.exit(1)
     if output is None:
         click.echo(result.code, nl=False)
@@ -130,7 +131,7 @@ def compile(file: Path, output: Optional[Path]) -> None:
         write_atomically(str(output), result.code)
     except OSError as exc:
         raise click.ClickException(f"can't write {output}: {exc.strerror}")
-    click.echo(f"wrote {output} ({plural(result.flows, 'active flow')})", err=True)
+    click.echo(f"wrote {printable(str(output))} ({plural(result.flows, 'active flow')})", err=True)
 
 
 @main.command()

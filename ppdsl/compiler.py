@@ -44,7 +44,7 @@ def compile_source(source: str, filename: str = "<string>", *, emit: bool = True
 
 def _compile(source: str, filename: str, emit: bool) -> Result:
     from .check import check
-    from .emit import generate
+    from .emit import PYTHON_MAX_NESTING, TooDeep, generate
     from .parse import SyntaxProblem, parse
 
     result = Result(filename, source, None)
@@ -61,5 +61,9 @@ def _compile(source: str, filename: str, emit: bool) -> Result:
     result.flows = sum(not f.inactive for f in program.flows)
     result.rules = sum(len(f.rules) for f in program.flows if not f.inactive)
     if emit and not any(d.is_error for d in result.diagnostics):
-        result.code = generate(program, Path(filename).name)
+        try:
+            result.code = generate(program, Path(filename).name)
+        except TooDeep as exc:
+            result.diagnostics.append(make("E005", exc.line, 1, limit=PYTHON_MAX_NESTING,
+                                           help="split the expression with `let` or a segment"))
     return result

@@ -76,11 +76,11 @@ def make(code: str, line: int, col: int, length: int = 1, help: Optional[str] = 
 
 def render(diag: Diagnostic, filename: str, source: str) -> str:
     """rustc-style text: the headline, the source line and a caret under the spot."""
-    head = f"{filename}:{diag.line}:{diag.col}: {diag.severity}[{diag.code}]: {diag.message}"
+    head = f"{printable(filename)}:{diag.line}:{diag.col}: {diag.severity}[{diag.code}]: {printable(diag.message)}"
     lines = source.splitlines()
     out = [head]
     if 1 <= diag.line <= len(lines):
-        text = _printable(lines[diag.line - 1])
+        text = printable(lines[diag.line - 1])
         num = str(diag.line)
         pad = " " * len(num)
         # keep tabs so the caret lines up under the same columns
@@ -102,8 +102,9 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _printable(text: str) -> str:
-    """Show control characters visibly so hostile input can't rewrite the terminal."""
+def printable(text: str) -> str:
+    """Show control characters visibly so hostile input (file names, source
+    lines) can't drive the terminal."""
     return "".join(ch if ch == "\t" or ch.isprintable() else "\ufffd" for ch in text)
 
 

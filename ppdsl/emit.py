@@ -9,7 +9,9 @@ sanitized file name.
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from importlib import resources
 from pathlib import Path
 from typing import Optional
@@ -254,7 +256,38 @@ def generate(program: ir.Program, source_name: str) -> str:
         flows_code=flows_code,
         flow_count=len(active),
     )
-    return _tidy(text)
+    text = _tidy(text)
+    _check_nesting(text)
+    return text
+
+
+class TooDeep(Exception):
+    """Generated code would nest more brackets than CPython's parser allows."""
+
+    def __init__(self, line: int):
+        super().__init__(f"line {line}")
+        self.line = line
+
+
+PYTHON_MAX_NESTING = 200  # CPython's parser limit on nested brackets
+
+
+def _check_nesting(code: str) -> None:
+    """Raise TooDeep (with the .ppflow line) for a generated line that CPython
+    could not parse. Only lines with many brackets are tokenized."""
+    for text in code.splitlines():
+        if sum(text.count(c) for c in "([{") < PYTHON_MAX_NESTING - 20:
+            continue
+        depth = deepest = 0
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.OP and tok.string in "([{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif tok.type == tokenize.OP and tok.string in ")]}":
+                depth -= 1
+        if deepest >= PYTHON_MAX_NESTING - 10:
+            where = re.search(r"# [A-Za-z0-9._-]+:([0-9]+)$", text)
+            raise TooDeep(int(where.group(1)) if where else 1)
 
 
 def _tidy(text: str) -> str:

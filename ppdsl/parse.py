@@ -362,7 +362,7 @@ class _Lower:
                 prog.segments.append(ir.NamedDecl(self.loc(item), "segment", item.name.name, self.loc(item.name),
                                                   expr=self.expr(item.expr)))
             elif kind == "Flow":
-                prio = int(item.priority) if item.priority else 0
+                prio = self.int_value(item.priority, item) if item.priority else 0
                 prog.flows.append(ir.Flow(self.loc(item), item.name.name, self.loc(item.name), prio,
                                           item.inactive is not None, [self.rule(r) for r in item.rules]))
             else:  # a rule outside any flow
@@ -374,17 +374,21 @@ class _Lower:
         return prog
 
     def int_value(self, tok: str, where: Any) -> int:
-        """An integer token; `where` is its Loc or the textX object that holds it."""
-        value = int(tok)
-        if len(tok) > 18:
+        """An integer token; `where` is its Loc or the textX object that holds it.
+        More than 15 digits is an error (E126), and then the value is 0."""
+        digits = tok.lstrip("-")
+        if len(digits) > 15:
             loc = where if isinstance(where, ir.Loc) else self.loc(where)
-            self.diags.append(make("E126", loc.line, loc.col, loc.length, value=tok[:20] + "..."))
-        return value
+            shown = tok if len(tok) <= 24 else tok[:20] + "..."
+            self.diags.append(make("E126", loc.line, loc.col, loc.length, value=shown))
+            return 0
+        return int(tok)
 
     def rule(self, r: Any) -> ir.Rule:
         events = None
         if r.any is None:
-            events = [ir.EventRef(self.loc(ref), int(ref.seq) if ref.seq else None, ref.name) for ref in r.refs]
+            events = [ir.EventRef(self.loc(ref), self.int_value(ref.seq, ref) if ref.seq else None, ref.name)
+                      for ref in r.refs]
         return ir.Rule(self.loc(r), events, self.stmt(r.body))
 
     # statements
@@ -519,7 +523,13 @@ class _Lower:
     def x_NumberLit(self, e: Any) -> ir.Expr:
         text = e.value
         if text[-1] in _UNIT_SECONDS:
-            return ir.Lit(self.loc(e), "duration", self.int_value(text[:-1], e) * _UNIT_SECONDS[text[-1]])
+            seconds = self.int_value(text[:-1], e) * _UNIT_SECONDS[text[-1]]
+            if seconds > _MAX_DURATION:
+                loc = self.loc(e)
+                self.diags.append(make("E126", loc.line, loc.col, loc.length, value=text[:20],
+                                       help="durations go up to 999999999 days"))
+                seconds = 0
+            return ir.Lit(self.loc(e), "duration", seconds)
         if "." in text:
             value = float(text)
             if value == float("inf"):
@@ -601,5 +611,6 @@ class _Climb:
         return node, start, end
 
 
+_MAX_DURATION = 86400 * 999_999_999  # what datetime.timedelta holds
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

@@ -132,7 +132,10 @@ def _known():
 
 
 def _show(value):
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int with more digits than Python prints
+        return "a number too long to show"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -155,7 +158,8 @@ def _timestamp(value, what):
     if value < 0:
         raise ValueError(f"{what} must not be negative, got {value}")
     if value >= 1e11:
-        raise ValueError(f"{what} {value} looks like milliseconds; send seconds since the epoch ({value / 1000:.3f})")
+        hint = f" ({value / 1000:.3f})" if value < 1e15 else ""
+        raise ValueError(f"{what} {_show(value)} looks like milliseconds; send seconds since the epoch{hint}")
     return _datetime.fromtimestamp(value, _UTC)
 
 
@@ -177,9 +181,9 @@ def _time_of(value):
             dt = value
         else:
             return None
-    except (ValueError, OverflowError, OSError):
+        return dt.replace(tzinfo=_UTC) if dt.tzinfo is None else dt.astimezone(_UTC)
+    except (ValueError, OverflowError, OSError):  # e.g. year 1 at +01:00 is before year 1 in UTC
         return None
-    return dt.replace(tzinfo=_UTC) if dt.tzinfo is None else dt.astimezone(_UTC)
 
 
 def _iso(dt):
@@ -244,15 +248,22 @@ def _convert(R, V, flow, line, value):
 
 
 def _jsonable(v):
+    try:
+        return _jsonable_inner(v)
+    except RecursionError:  # only JSON input nests this deep, and it is JSON already
+        return v
+
+
+def _jsonable_inner(v):
     t = type(v)
     if t is _datetime:
         return _iso(v)
     if t is _timedelta:
         return int(v.total_seconds())
     if t is list:
-        return [_jsonable(x) for x in v]
+        return [_jsonable_inner(x) for x in v]
     if t is dict:
-        return {k: _jsonable(x) for k, x in v.items()}
+        return {k: _jsonable_inner(x) for k, x in v.items()}
     return v
 
 
@@ -274,7 +285,10 @@ def _fmt(v):
         return _iso(v)
     if t is _timedelta:
         return f"{int(v.total_seconds())}s"
-    return _json.dumps(_jsonable(v), ensure_ascii=False, separators=(",", ":"))
+    try:
+        return _json.dumps(_jsonable(v), ensure_ascii=False, separators=(",", ":"))
+    except (ValueError, RecursionError):  # an int too long to print, deep nesting
+        return ""
 
 
 def _dt(v):
@@ -339,7 +353,11 @@ def _isnum(x):
 
 
 def _fin(x):
-    return None if type(x) is float and not _math.isfinite(x) else x
+    """Arithmetic results that JSON can't hold (inf, nan, ints too long to print) are null."""
+    t = type(x)
+    if t is float:
+        return x if _math.isfinite(x) else None
+    return None if t is int and x.bit_length() > 13000 else x
 
 
 def _add(a, b):
