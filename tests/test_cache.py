@@ -52,7 +52,10 @@ def test_a_hit_imports_neither_textx_nor_jinja2(tmp_path, cache_dir):
     probe = ("import sys, json, ppdsl; r = ppdsl.load(sys.argv[1]); "
              "print(json.dumps([m for m in ('textx', 'jinja2', 'arpeggio', 'ppdsl.check') if m in sys.modules]))")
     env = {**os.environ, "PPDSL_CACHE_DIR": str(cache_dir)}
-    out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, env=env, check=True)
+    # cwd=tmp_path: `python -c` puts the working directory first on sys.path,
+    # and from the checkout it would import the source tree instead of this ppdsl
+    out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, env=env,
+                         check=True, cwd=tmp_path)
     assert json.loads(out.stdout) == []
 
 
