@@ -322,29 +322,14 @@ def _ge(a, b):
 
 
 def _in(a, b):
-    if a is None:
-        return False
-    t = type(b)
-    if t is str:
-        return type(a) is str and a in b
-    if t is list:
-        return any(_eq(a, x) for x in b)
-    if t is dict:
-        return type(a) is str and a in b
-    return False
+    return a is not None and _contains(b, a)
 
 
 def _not_in(a, b):
-    if a is None:
-        return False
+    # a value of the wrong type makes `not in` false too, not true
     t = type(b)
-    if t is str:
-        return type(a) is str and a not in b
-    if t is list:
-        return not any(_eq(a, x) for x in b)
-    if t is dict:
-        return type(a) is str and a not in b
-    return False
+    searchable = t is list or ((t is str or t is dict) and type(a) is str)
+    return a is not None and searchable and not _contains(b, a)
 
 
 def _isnum(x):
