@@ -49,10 +49,14 @@ def key(source: str, filename: str) -> str:
 
 
 def lookup(source: str, filename: str) -> tuple[str, Optional[object]]:
-    """(entry path without suffix, code object or None on a miss)."""
+    """(entry path without suffix, code object or None on a miss). An entry
+    that another user could have written is not trusted: it would run as code."""
     base = os.path.join(cache_dir(), key(source, filename))
     try:
         with open(base + ".bin", "rb") as f:
+            info = os.fstat(f.fileno())
+            if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
+                return base, None
             return base, marshal.loads(f.read())
     except (OSError, ValueError, EOFError, TypeError):
         return base, None
@@ -64,12 +68,24 @@ def store(base: str, code_text: str) -> object:
     path = base + ".py"
     code = compile(code_text, path, "exec")
     try:
-        os.makedirs(os.path.dirname(base), exist_ok=True)
+        os.makedirs(os.path.dirname(base), mode=0o700, exist_ok=True)
         for suffix, data in ((".py", code_text.encode("utf-8")), (".bin", marshal.dumps(code))):
-            tmp = f"{base}{suffix}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as f:
-                f.write(data)
-            os.replace(tmp, base + suffix)
+            write_bytes_atomically(base + suffix, data, mode=0o600)
     except OSError:
         pass
     return code
+
+
+def write_bytes_atomically(path: str, data: bytes, mode: int = 0o666) -> None:
+    """Write a file in one step: a new, exclusive temp file beside it (never
+    following a planted link), then a rename. Nothing is left behind on failure."""
+    tmp = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

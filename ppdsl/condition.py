@@ -10,16 +10,18 @@ to run.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 from . import ir
 from .check import Checker, Scope
-from .diagnostics import CompileError
-from .emit import Gen, runtime_source
+from .diagnostics import CompileError, make
+from .emit import PYTHON_MAX_NESTING, Gen, TooDeep, check_nesting, runtime_source
 from .names import EVENT_VARS
-from .parse import LineIndex, SyntaxProblem, parse_expression
+from .parse import MAX_NESTING, LineIndex, SyntaxProblem, parse_expression, prescan
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _GUARDS = {"int": "type({0}) is int", "float": "type({0}) in (int, float)"}
 _RUNTIME: Optional[dict[str, Any]] = None
 
@@ -42,10 +44,15 @@ def compile_condition(text: str, *, events: Optional[dict[str, int]] = None) -> 
         raise TypeError("compile_condition takes the expression as a string")
     program = ir.Program("<condition>", [], [], [], [], [], [])
     for name, seq in (events or {}).items():
+        if not (isinstance(name, str) and _NAME.fullmatch(name) and type(seq) is int and 1 <= seq <= 8):
+            raise ValueError(f"events maps event names to numbers 1 to 8, e.g. {{'signup': 3}}; got {name!r}: {seq!r}")
         loc = ir.Loc(1, 1)
         program.events.append(ir.EventDecl(loc, seq, loc, name, loc, None, None, None, None))
-    fast = _check(text, program, trust_numbers=True)
-    safe = _check(text, program, trust_numbers=False)
+    try:
+        fast = _check(text, program, trust_numbers=True)
+        safe = _check(text, program, trust_numbers=False)
+    except RecursionError:
+        raise CompileError("<condition>", text, [make("E005", 1, 1, limit=MAX_NESTING)]) from None
     gen = Gen(program, "condition")
     gen.hoisted = {}
     safe_code = gen.expr(safe)
@@ -62,7 +69,12 @@ def compile_condition(text: str, *, events: Optional[dict[str, int]] = None) -> 
     namespace["_Now"] = _Now
     for code, name in gen.constants.items():
         namespace[name] = eval(code, namespace)  # noqa: S307 - our own constant expressions
-    exec(compile("\n".join(lines) + "\n", "<ppdsl condition>", "exec"), namespace)
+    code = "\n".join(lines) + "\n"
+    try:
+        check_nesting(code)
+    except TooDeep:
+        raise CompileError("<condition>", text, [make("E005", 1, 1, limit=PYTHON_MAX_NESTING)]) from None
+    exec(compile(code, "<ppdsl condition>", "exec"), namespace)
     condition = namespace["condition"]
     condition.__doc__ = f"ppflow condition: {text}"
     return condition
@@ -71,6 +83,7 @@ def compile_condition(text: str, *, events: Optional[dict[str, int]] = None) -> 
 def _check(text: str, program: ir.Program, trust_numbers: bool) -> ir.Expr:
     index = LineIndex(text)
     try:
+        prescan(text, index)
         expr = parse_expression(text, 0, index, text)
     except SyntaxProblem as problem:
         raise CompileError("<condition>", text, [problem.diag]) from None

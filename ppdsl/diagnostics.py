@@ -77,19 +77,27 @@ def make(code: str, line: int, col: int, length: int = 1, help: Optional[str] = 
 def render(diag: Diagnostic, filename: str, source: str) -> str:
     """rustc-style text: the headline, the source line and a caret under the spot."""
     head = f"{printable(filename)}:{diag.line}:{diag.col}: {diag.severity}[{diag.code}]: {printable(diag.message)}"
-    lines = source.splitlines()
+    lines = source.split("\n")  # as the parser counts lines; not str.splitlines()
     out = [head]
     if 1 <= diag.line <= len(lines):
-        text = printable(lines[diag.line - 1])
+        text = printable(lines[diag.line - 1].rstrip("\r"))
+        col = diag.col
+        if len(text) > 3 * _WINDOW:  # a huge line: only the part around the caret
+            start = max(0, col - 1 - _WINDOW)
+            text = ("..." if start else "") + text[start : col - 1 + _WINDOW] + "..."
+            col = col - start + (3 if start else 0)
         num = str(diag.line)
         pad = " " * len(num)
         # keep tabs so the caret lines up under the same columns
-        lead = "".join(ch if ch == "\t" else " " for ch in text[: diag.col - 1])
-        width = max(1, min(diag.length, len(text) - diag.col + 1))
+        lead = "".join(ch if ch == "\t" else " " for ch in text[: col - 1])
+        width = max(1, min(diag.length, len(text) - col + 1))
         out += [f"{pad} |", f"{num} | {text}", f"{pad} | {lead}{'^' * width}"]
     if diag.help:
         out.append(f"{' ' * (len(str(diag.line)) + 1)}= help: {diag.help}")
     return "\n".join(out)
+
+
+_WINDOW = 100
 
 
 def summary(diags: Sequence[Diagnostic]) -> str:
@@ -102,10 +110,12 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def printable(text: str) -> str:
+def printable(text: str, keep: str = "\t") -> str:
     """Show control characters visibly so hostile input (file names, source
-    lines) can't drive the terminal."""
-    return "".join(ch if ch == "\t" or ch.isprintable() else "\ufffd" for ch in text)
+    lines, event data) can't drive the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch in keep or ch.isprintable() else "\ufffd" for ch in text)
 
 
 class CompileError(Exception):

@@ -163,7 +163,8 @@ class Gen:
             return self.stat(e.func, e.seq)
         args = [self.expr(a) for a in e.args]
         if e.func == "exists":
-            return f"({args[0]} is not None)"
+            ty = e.args[0].ty
+            return repr(ty.kind != "null") if ty.sure or ty.kind == "null" else f"({args[0]} is not None)"
         if e.func == "matches":
             assert e.regex is not None
             return f"_matches({args[0]}, {self.const(f'_re.compile({e.regex!r})')})"
@@ -207,10 +208,9 @@ class Gen:
 
     def equals(self, left: str, left_ty: ir.Ty, b: ir.Expr) -> str:
         right = self.expr(b)
-        if isinstance(b, ir.Lit) and b.kind == "null":
-            return f"({left} is None)"
-        if left == "None":
-            return f"({right} is None)"
+        for code, ty, other in ((left, left_ty, b.ty), (right, b.ty, left_ty)):
+            if other.kind == "null":  # `x == null`; decided now when x is a literal too
+                return repr(ty.kind == "null") if ty.sure or ty.kind == "null" else f"({code} is None)"
         # bool == number is the one case where Python's == disagrees with ppflow's
         if (isinstance(b, ir.Lit) and b.kind == "str") or (_plain_number(left_ty) and _plain_number(b.ty)):
             return f"({left} == {right})"
@@ -257,7 +257,7 @@ def generate(program: ir.Program, source_name: str) -> str:
         flow_count=len(active),
     )
     text = _tidy(text)
-    _check_nesting(text)
+    check_nesting(text)
     return text
 
 
@@ -272,7 +272,7 @@ class TooDeep(Exception):
 PYTHON_MAX_NESTING = 200  # CPython's parser limit on nested brackets
 
 
-def _check_nesting(code: str) -> None:
+def check_nesting(code: str) -> None:
     """Raise TooDeep (with the .ppflow line) for a generated line that CPython
     could not parse. Only lines with many brackets are tokenized."""
     for text in code.splitlines():

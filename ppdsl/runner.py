@@ -115,20 +115,15 @@ def execute(file: str, spec: str, visitor: str | None = None, save: bool = False
 
 def write_atomically(path: str, text: str) -> None:
     """Replace a file in one step, so an interrupted write never leaves half a file."""
-    folder, name = os.path.split(os.fspath(path))
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from .cache import write_bytes_atomically
+
+    write_bytes_atomically(os.fspath(path), text.encode("utf-8"))
 
 
 def summary_text(result: dict) -> str:
     """The readable form of a result: the event, its statistics, the actions."""
+    from .diagnostics import printable
+
     ev = result["event"]
     name = f" {ev['name']}" if ev["name"] else ""
     lines = [f"event {ev['seq']}{name} at {ev['time']} (count {ev['count']})", "statistics:"]
@@ -141,7 +136,7 @@ def summary_text(result: dict) -> str:
         if actions:
             lines.append(title)
             lines += [f"  {describe(a)}" for a in actions]
-    return "\n".join(lines)
+    return printable("\n".join(lines), keep="\n")  # event data comes from browsers: no terminal escapes
 
 
 _STAT_NAMES = ("event_count", "event_first_time", "event_last_time", "event_last_data")

@@ -287,7 +287,7 @@ def _fmt(v):
         return f"{int(v.total_seconds())}s"
     try:
         return _json.dumps(_jsonable(v), ensure_ascii=False, separators=(",", ":"))
-    except (ValueError, RecursionError):  # an int too long to print, deep nesting
+    except (TypeError, ValueError, RecursionError):  # not JSON (from a caller's dict), too long, too deep
         return ""
 
 
