@@ -51,14 +51,14 @@ PAYLOAD = {"track_event": {"event_name": "view_pricing", "event_uuid": "0b8e2c1d
 CONDITION_VISITOR = {"event_count_2": 9, "event_count_3": 12, "user_fullname": "Li Lei"}
 
 
-def interleaved(cands: dict[str, Callable[[], object]], number: int, rounds: int) -> dict[str, float]:
-    """Median seconds per call of each candidate; candidates take turns each round."""
+def interleaved(cands: dict[str, tuple[Callable, tuple]], number: int, rounds: int) -> dict[str, float]:
+    """Median seconds per call of each candidate `fn(*args)`; they take turns each round."""
     samples: dict[str, list[float]] = {name: [] for name in cands}
     for _ in range(rounds):
-        for name, fn in cands.items():
+        for name, (fn, args) in cands.items():
             start = time.perf_counter()
             for _ in range(number):
-                fn()
+                fn(*args)
             samples[name].append((time.perf_counter() - start) / number)
     return {name: statistics.median(s) for name, s in samples.items()}
 
@@ -68,8 +68,8 @@ def bench_event(quick: bool) -> list[tuple[str, float, str]]:
     for visitor in (VISITOR, {}, {**VISITOR, "event_count_2": 20}):
         assert rules.handle(PAYLOAD, visitor) == handwritten.handle(PAYLOAD, visitor), "results differ"
     times = interleaved({
-        "ppdsl handle": lambda: rules.handle(PAYLOAD, VISITOR),
-        "hand-written": lambda: handwritten.handle(PAYLOAD, VISITOR),
+        "ppdsl handle": (rules.handle, (PAYLOAD, VISITOR)),
+        "hand-written": (handwritten.handle, (PAYLOAD, VISITOR)),
     }, number=2000, rounds=5 if quick else 25)
     base = times["hand-written"]
     return [(name, t, f"{t / base:.2f}") for name, t in times.items()]
@@ -87,7 +87,7 @@ def bench_condition(quick: bool) -> tuple[list[tuple[str, float, str]], dict[str
         for v, want in ((CONDITION_VISITOR, True), ({"event_count_2": 9, "event_count_3": 3}, False), ({}, False)):
             assert bool(fn(v)) is want, f"{name} gives {fn(v)!r} for {v}"
     v = CONDITION_VISITOR
-    times = interleaved({name: (lambda fn=fn: fn(v)) for name, fn in cands.items()},
+    times = interleaved({name: (fn, (v,)) for name, fn in cands.items()},
                         number=2000 if quick else 20000, rounds=5 if quick else 15)
     hand_t = times["hand-written"]
     rows = [(name, t, f"{t / hand_t:.2f}") for name, t in sorted(times.items(), key=lambda kv: kv[1])]

@@ -42,13 +42,17 @@ def grammar_text() -> str:
     return (Path(__file__).resolve().parent.parent / "grammar" / "ppflow.tx").read_text(encoding="utf-8")
 
 
+_COMMENT_RULE = "Comment: /#[^\\n]*/;"
+
+
 @cache
 def metamodel(root: str = "Program") -> Any:
     """The textX metamodel. `root="Exprs"` reads template expressions instead
     of a file: one or more expressions separated by ';'."""
     from textx import metamodel_from_str
 
-    text = grammar_text()
+    # comments are blanked by prescan() (the Comment rule serves `textx check`)
+    text = grammar_text().replace(_COMMENT_RULE, "")
     if root == "Exprs":
         text = "Exprs: exprs+=Expr[';'];\n" + text
     return metamodel_from_str(text, autokwd=True, memoization=False)
@@ -79,16 +83,21 @@ class LineIndex:
         return ir.Loc(line, pos - self.starts[line - 1] + 1, max(1, length))
 
 
-def prescan(text: str, index: LineIndex) -> None:
-    """Lexical checks textX can't phrase well: typographic quotes, control
-    characters and nesting too deep to parse."""
+def prescan(text: str, index: LineIndex) -> str:
+    """Lexical checks textX can't phrase well (typographic quotes, control
+    characters, unclosed strings, nesting too deep to parse). Returns the text
+    with comments blanked out, column for column: parsing it with a grammar
+    that has no Comment rule is faster than trying that rule between tokens."""
     depth = 0
     i, n = 0, len(text)
+    comments = []
     while i < n:
         ch = text[i]
         if ch == "#":
             j = text.find("\n", i)
-            i = n if j < 0 else j
+            j = n if j < 0 else j
+            comments.append((i, j))
+            i = j
             continue
         if ch in "\"'":
             m = _STRING.match(text, i)
@@ -115,6 +124,13 @@ def prescan(text: str, index: LineIndex) -> None:
             raise SyntaxProblem(make("E001", loc.line, loc.col, detail=f"unexpected character {ch!r}",
                                      help="remove it; only text belongs in a .ppflow file"))
         i += 1
+    if not comments:
+        return text
+    pieces, last = [], 0
+    for a, b in comments:
+        pieces += [text[last:a], " " * (b - a)]
+        last = b
+    return "".join(pieces) + text[last:]
 
 
 _STRING = re.compile(r""""(\\.|[^"\\\r\n])*"|'(\\.|[^'\\\r\n])*'""")
@@ -227,9 +243,9 @@ def parse(text: str, filename: str = "<string>") -> tuple[ir.Program, list[Diagn
     from textx.exceptions import TextXSyntaxError
 
     index = LineIndex(text)
-    prescan(text, index)
+    blanked = prescan(text, index)
     try:
-        model = _with_depth(lambda: metamodel().model_from_str(text))
+        model = _with_depth(lambda: metamodel().model_from_str(blanked))
     except TextXSyntaxError as err:
         raise SyntaxProblem(syntax_diagnostic(err, text, index)) from None
     lower = _Lower(text, index, filename)
@@ -297,27 +313,29 @@ class _Lower:
         self.pending: list[tuple[list, int, str, int]] = []
 
     def parse_templates(self) -> None:
-        """Parse every template expression of the file in one textX pass (each
-        textX call has a fixed cost); on a syntax error, parse them one by one
-        so that each error is reported where it is."""
+        """Parse the file's template expressions in one textX pass (each textX
+        call has a fixed cost), each distinct text once (templates repeat:
+        `{{ user_fullname }}`), then lower every occurrence at its own place.
+        On a syntax error, parse them one by one so each error is reported."""
         from textx.exceptions import TextXSyntaxError
 
         if not self.pending:
             return
-        joined, starts = "", []
-        for _parts, _i, inner, _at in self.pending:
-            starts.append(len(joined))
+        texts = list(dict.fromkeys(inner for _parts, _i, inner, _at in self.pending))
+        joined, starts = "", {}
+        for inner in texts:
+            starts[inner] = len(joined)
             joined += inner + "\n;"
         try:
             model = _with_depth(lambda: metamodel("Exprs").model_from_str(joined[:-1]))
-            batch_ok = len(model.exprs) == len(self.pending)
+            parsed = dict(zip(texts, model.exprs)) if len(model.exprs) == len(texts) else None
         except TextXSyntaxError:
-            batch_ok = False
-        for n, (parts, i, inner, at) in enumerate(self.pending):
+            parsed = None
+        for parts, i, inner, at in self.pending:
             try:
-                if batch_ok:
-                    lower = _Lower(self.text, self.index, "", base=at - starts[n])
-                    parts[i] = lower.expr(model.exprs[n])
+                if parsed is not None:
+                    lower = _Lower(self.text, self.index, "", base=at - starts[inner])
+                    parts[i] = lower.expr(parsed[inner])
                     self.diags += lower.diags
                 else:
                     parts[i] = parse_expression(inner, at, self.index, self.text)
