@@ -15,6 +15,8 @@ from datetime import datetime as _datetime, timedelta as _timedelta, timezone as
 _UTC = _timezone.utc
 _MAX_DATA = 64 * 1024
 _ORD = {int: 1, float: 1, str: 2, _datetime: 3, _timedelta: 4}
+# the compact JSON text of LANGUAGE.md section 6 (one encoder, not one per event)
+_COMPACT = _json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 class _Event:
@@ -104,7 +106,7 @@ def _resolve(payload, at):
         ev.data_text = None
     else:
         try:
-            text = _json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+            text = _COMPACT(data)
         except (TypeError, ValueError, RecursionError) as exc:
             raise ValueError(f"event_data must be a JSON value: {exc}") from None
         try:
@@ -181,14 +183,16 @@ def _time_of(value):
             dt = value
         else:
             return None
-        return dt.replace(tzinfo=_UTC) if dt.tzinfo is None else dt.astimezone(_UTC)
+        tz = dt.tzinfo
+        return dt if tz is _UTC else dt.replace(tzinfo=_UTC) if tz is None else dt.astimezone(_UTC)
     except (ValueError, OverflowError, OSError):  # e.g. year 1 at +01:00 is before year 1 in UTC
         return None
 
 
 def _iso(dt):
-    text = dt.astimezone(_UTC).replace(tzinfo=None).isoformat()
-    return text + "Z"
+    if dt.tzinfo is not _UTC:
+        dt = dt.astimezone(_UTC)
+    return dt.replace(tzinfo=None).isoformat() + "Z"
 
 
 def _update(V, ev):
