@@ -15,3 +15,12 @@ def test_seed_flow_routes_to_agent_a_when_both_counts_exceed_8():
                                   "text": "Hi Li Lei, shall we book a demo?"}]
     assert result["visitor"]["event_count_2"] == 9
     assert visitor["event_count_2"] == 8  # the caller's dict is not modified
+
+
+def test_an_installed_ppdsl_carries_its_grammar():
+    package = Path(ppdsl.__file__).resolve().parent
+    if package.parent == EXAMPLES.parent:
+        import pytest
+
+        pytest.skip("running from the checkout; .ci/run tests the installed wheel")
+    assert (package / "grammar" / "ppflow.tx").is_file()
