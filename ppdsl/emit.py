@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 import tokenize
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Optional
@@ -221,7 +222,9 @@ def _plain_number(ty: ir.Ty) -> bool:
     return ty.sure and ty.kind in ("int", "float")
 
 
+@cache
 def _environment():  # type: ignore[no-untyped-def]
+    """One Jinja2 environment per process: it keeps the compiled templates."""
     import jinja2
 
     env = jinja2.Environment(
