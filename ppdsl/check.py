@@ -25,8 +25,8 @@ def check(program: ir.Program) -> list[Diagnostic]:
     return Checker(program).run()
 
 
-def _suggest(name: str, candidates: Iterable[str]) -> Optional[str]:
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.7)
+def _suggest(name: str, candidates: Iterable[str], cutoff: float = 0.7) -> Optional[str]:
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=cutoff)
     return f"did you mean '{close[0]}'?" if close else None
 
 
@@ -80,6 +80,7 @@ class Checker:
         self.used: set[tuple[str, str]] = set()
         self.segment_types: dict[str, Optional[Ty]] = {}
         self.segment_stack: list[str] = []
+        self.rule_seqs: set[int] = set()  # the events that trigger the rule being checked
         self.next_slot = 0
 
     def error(self, code: str, loc: ir.Loc, help: Optional[str] = None, **args: object) -> None:
@@ -200,7 +201,9 @@ class Checker:
                 self.diags.append(make("W201", rule.loc.line, rule.loc.col, 2, detail=detail,
                                        help="remove it, or move it above the rule that takes its events"))
             taken.update(seqs)
+            self.rule_seqs = set(rule.seqs)
             self.stmt(rule.body, Scope(), 1)
+        self.rule_seqs = set()
 
     def resolve_event(self, seq: Optional[int], name: Optional[str], loc: ir.Loc) -> Optional[int]:
         if name is None:
@@ -217,7 +220,9 @@ class Checker:
             return None
         if name in self.events_by_name:
             return self.events_by_name[name].seq
-        if self.p.events:
+        if self.p.filename == "<condition>":
+            help = f"pass the event's number to compile_condition: events={{'{name}': N}}"
+        elif self.p.events:
             help = _suggest(name, self.events_by_name) or _listing("events", list(self.events_by_name))
         else:
             help = f"this file declares no events, so events are numbered 1 to 8; or declare one: event 1 {name}"
@@ -413,6 +418,8 @@ class Checker:
             digits = m.group(2)
             seq = self.resolve_event(int(digits) if len(digits) < 4 else 0, None, e.loc)
             e.binding = ("stat", m.group(1), seq or 0)
+            if m.group(1) == "last_time" and seq is not None:
+                self.warn_own_last_time(name, seq, e.loc)
             return self.visitor_type(STAT_TYPES[m.group(1)])
         if name in self.fields:
             self.used.add(("field", name))
@@ -441,6 +448,18 @@ class Checker:
         self.error("E101", e.loc, name=name, help=help)
         return Ty("any")
 
+    def warn_own_last_time(self, what: str, seq: int, loc: ir.Loc) -> None:
+        """`now - last_time(E) < 10m` in a rule for E alone is always true: a
+        cooldown needs the previous time kept in a field."""
+        if self.rule_seqs == {seq}:
+            self.diags.append(make("W204", loc.line, loc.col, loc.length, what=what,
+                                   help="for a cooldown keep your own time: field last_nudge datetime, "
+                                        "then `set last_nudge = now` and test `now - last_nudge < 10m`"))
+
+    def show_event(self, seq: int) -> str:
+        decl = self.events_by_seq.get(seq)
+        return decl.name if decl else str(seq)
+
     def visitor_type(self, ty: Ty) -> Ty:
         return Ty(ty.kind, True) if self.trust_numbers and ty.kind in ("int", "float") else ty
 
@@ -465,7 +484,7 @@ class Checker:
     def call(self, e: ir.Call, scope: Scope, depth: int) -> Ty:
         name = e.func
         if name not in FUNCTIONS:
-            help = _suggest(name, FUNCTIONS) or "functions are: " + ", ".join(FUNCTIONS)
+            help = _suggest(name, FUNCTIONS, cutoff=0.6) or "functions are: " + ", ".join(FUNCTIONS)
             self.error("E102", e.loc, name=name, help=help)
             for a in e.args:
                 self.expr(a, scope, depth)
@@ -483,6 +502,8 @@ class Checker:
                 e.seq = self.resolve_event(None, arg.name, arg.loc)
             else:
                 self.error("E120", arg.loc, func=name, help=f"for example {name}(2) or {name}(signup)")
+            if name == "last_time" and e.seq is not None:
+                self.warn_own_last_time(f"{name}({self.show_event(e.seq)})", e.seq, e.loc)
             return self.visitor_type(STAT_TYPES[name])
         tys = [self.expr(a, scope, depth) for a in e.args]
         if name == "matches":
@@ -541,6 +562,8 @@ class Checker:
                     help = "write numbers without quotes: count(2) > 8"
                 if {a.kind, b.kind} == {"datetime", "int"}:
                     help = "compare a time with a time, or a difference with a duration: now - last_time(2) < 10m"
+                if {a.kind, b.kind} <= {"duration", "int", "float"}:
+                    help = "write the number as a duration: 600s, 10m, 2h, 7d or 1w"
                 self.error("E124", e.loc, detail=f"can't compare {_kind(a)} with {_kind(b)} using '{op}'", help=help)
         elif op in ("==", "!="):
             self.warn_never_equal(a, b, e.loc, op)

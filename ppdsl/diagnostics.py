@@ -49,6 +49,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "W201": ("warning", "this rule can never run: {detail}"),
     "W202": ("warning", "{kind} '{name}' is declared but never used"),
     "W203": ("warning", "comparison is always {result}: {left} and {right} values are never equal"),
+    "W204": ("warning", "{what} is the time of this very event here: statistics are updated before flows run"),
 }
 
 
@@ -128,7 +129,9 @@ class CompileError(Exception):
         errors = [d for d in self.diagnostics if d.is_error]
         first = errors[0] if errors else None
         where = f"{filename}:{first.line}:{first.col}: {first.message}" if first else filename
-        super().__init__(f"{where} ({summary(self.diagnostics)})")
+        hint = f"; {first.help}" if first and first.help else ""
+        super().__init__(f"{where}{hint} ({summary(self.diagnostics)}; .report() shows them all)")
 
     def report(self) -> str:
+        """Every diagnostic as `ppdsl check` prints it."""
         return "\n".join(render(d, self.filename, self.source) for d in self.diagnostics)

@@ -8,6 +8,7 @@ syntax diagnostic; everything semantic is left to `ppdsl.check`.
 from __future__ import annotations
 
 import bisect
+import difflib
 import re
 import sys
 from functools import cache
@@ -196,6 +197,8 @@ def _describe(rule: Any) -> str:
     return f"'{match}'"
 
 
+_SLIPS = {"elseif": "elif", "elsif": "elif", "else_if": "elif"}
+_UNIT_WORDS = {"sec", "second", "min", "minute", "hour", "hr", "day", "week", "wk", "ms", "mins", "secs"}
 STATEMENT_WORDS = ("reply", "assign", "set", "convert", "ticket", "if", "switch", "let", "end")
 _LITERAL_WORDS = {"a number", "a string", "true, false or null", "'('", "'['", "'-'", "'not'", "'!'"}
 
@@ -223,6 +226,16 @@ def syntax_diagnostic(err: Any, text: str, index: LineIndex, offset: int = 0,
         expected = ["an expression"] + [w for w in expected if w not in _LITERAL_WORDS and w != "a name"]
     what = " or ".join(expected) if len(expected) <= 2 else ", ".join(expected[:-1]) + " or " + expected[-1]
     found_txt = "end of file" if found is None else f"'{found}'"
+    previous = text[:pos].rstrip()
+    if found and found.lower().rstrip("s") in _UNIT_WORDS and previous[-1:].isdigit():
+        help_ = "write a duration as one word: 30s, 10m, 2h, 7d or 1w"
+    elif found and found.isidentifier() and found not in KEYWORDS:
+        keywords = [w.strip("'") for w in expected if w.strip("'") in KEYWORDS]
+        close = [_SLIPS[found]] if found in _SLIPS else difflib.get_close_matches(found, keywords, n=1, cutoff=0.75)
+        if close:
+            help_ = f"did you mean '{close[0]}'?"
+        elif "'event'" in expected and "'any'" in expected:
+            help_ = f"a rule starts with `on event {found} ->`"
     if found in KEYWORDS and "a name" in expected:
         help_ = f"'{found}' is a keyword and can't be a name; choose another name"
     elif found == "=" and ("an operator" in expected or "'=='" in expected):

@@ -76,6 +76,10 @@ def execute(file: str, spec: str, visitor: str | None = None, save: bool = False
 
     if save and visitor is None:
         raise UsageProblem("--save", "--save needs --visitor FILE to write to")
+    if save and visitor is not None:
+        visitor = os.path.realpath(visitor)  # write through a symlink, not over it
+        if not os.path.isfile(visitor):
+            raise UsageProblem("--visitor", f"--save writes only to a regular file, and {visitor} is not one")
     payload = event_payload(spec)
     state = visitor_state(visitor) if visitor is not None else None
     when = at_time(at) if at is not None else None
@@ -114,10 +118,16 @@ def execute(file: str, spec: str, visitor: str | None = None, save: bool = False
 
 
 def write_atomically(path: str, text: str) -> None:
-    """Replace a file in one step, so an interrupted write never leaves half a file."""
+    """Replace a file in one step, so an interrupted write never leaves half a
+    file; an existing file keeps its permissions."""
     from .cache import write_bytes_atomically
 
-    write_bytes_atomically(os.fspath(path), text.encode("utf-8"))
+    path = os.fspath(path)
+    try:
+        mode = os.stat(path).st_mode & 0o7777
+    except OSError:
+        mode = 0o666
+    write_bytes_atomically(path, text.encode("utf-8"), mode)
 
 
 def summary_text(result: dict) -> str:
@@ -130,7 +140,7 @@ def summary_text(result: dict) -> str:
     suffix = f"_{ev['seq']}"
     lines += [f"  {k} = {json.dumps(v, ensure_ascii=False)}" for k, v in result["visitor"].items()
               if k.startswith("event_") and k.endswith(suffix) and k[:-len(suffix)] in _STAT_NAMES]
-    if not result["actions"] and not result["failed"]:
+    if not result["actions"]:
         lines.append("actions: none")
     for title, actions in (("actions:", result["actions"]), ("failed:", result["failed"])):
         if actions:

@@ -134,10 +134,11 @@ def _known():
 
 
 def _show(value):
+    """A value as JSON spells it (true, null, "x"), shortened."""
     try:
-        text = repr(value)
-    except ValueError:  # an int with more digits than Python prints
-        return "a number too long to show"
+        text = _json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError):  # not JSON, or an int too long to print
+        text = "a number too long to show" if type(value) is int else f"a {type(value).__name__}"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
