@@ -110,8 +110,7 @@ def prescan(text: str, index: LineIndex) -> str:
             continue
         if ch in TYPOGRAPHIC_QUOTES:
             loc = index.loc(i)
-            raise SyntaxProblem(make("E002", loc.line, loc.col, quote=ch,
-                                     help='write strings with straight quotes: "..." or \'...\''))
+            raise SyntaxProblem(make("E002", loc.line, loc.col, quote=ch, help=_STRAIGHT_QUOTES))
         if ch in "([{":
             depth += 1
             if depth > MAX_NESTING:
@@ -135,6 +134,24 @@ def prescan(text: str, index: LineIndex) -> str:
 
 
 _STRING = re.compile(r""""(\\.|[^"\\\r\n])*"|'(\\.|[^'\\\r\n])*'""")
+_STRAIGHT_QUOTES = 'write strings with straight quotes: "..." or \'...\''
+
+
+def _typographic_quote(text: str) -> Optional[int]:
+    """Where a typographic quote stands outside the string literals of an expression."""
+    i = 0
+    while i < len(text):
+        if text[i] in "\"'":
+            m = _STRING.match(text, i)
+            i = m.end() if m else i + 1
+        elif text[i] in TYPOGRAPHIC_QUOTES:
+            return i
+        else:
+            i += 1
+    return None
+
+
+_HEX4 = re.compile(r"[0-9a-fA-F]{4}")
 _ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t"}
 
 
@@ -157,10 +174,20 @@ def decode_string(raw: str, loc: ir.Loc) -> tuple[str, list[int]]:
             out.append(_ESCAPES[nxt])
             offsets.append(i + 1)
             i += 2
-        elif nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", body[i + 2 : i + 6]):
-            out.append(chr(int(body[i + 2 : i + 6], 16)))
+        elif nxt == "u" and _HEX4.fullmatch(body, i + 2, i + 6):
+            code = int(body[i + 2 : i + 6], 16)
+            size = 6
+            if 0xD800 <= code <= 0xDBFF and body[i + 6 : i + 8] == "\\u" and _HEX4.fullmatch(body, i + 8, i + 12):
+                low = int(body[i + 8 : i + 12], 16)
+                if 0xDC00 <= low <= 0xDFFF:  # a UTF-16 pair, as JSON spells U+10000 and up
+                    code, size = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00), 12
+            if 0xD800 <= code <= 0xDFFF:
+                raise SyntaxProblem(make("E003", loc.line, loc.col + i + 1, 6, escape=body[i : i + 6],
+                                         help="a lone UTF-16 surrogate is not text; write the character "
+                                              "itself or a high+low pair like \\ud83d\\ude00"))
+            out.append(chr(code))
             offsets.append(i + 1)
-            i += 6
+            i += size
         else:
             esc = body[i : i + 2]
             raise SyntaxProblem(make("E003", loc.line, loc.col + i + 1, 2, escape=esc,
@@ -482,8 +509,12 @@ class _Lower:
                                            help="close it with '}}', or write a literal '{{' as {{ \"{{\" }}"))
                     return ir.Template(loc, parts)
                 inner = value[i + 2 : close]
+                quote = _typographic_quote(inner)
                 if not inner.strip():
                     self.diags.append(make("E123", at.line, at.col, 2, detail="'{{ }}' holds no expression"))
+                elif quote is not None:
+                    at = self.index.loc(start + offsets[i + 2 + quote])
+                    self.diags.append(make("E002", at.line, at.col, quote=inner[quote], help=_STRAIGHT_QUOTES))
                 else:
                     if text:
                         parts.append("".join(text))
@@ -491,11 +522,6 @@ class _Lower:
                     self.pending.append((parts, len(parts), inner, start + offsets[i + 2]))
                     parts.append("")  # replaced by the parsed expression in parse_templates()
                 i = close + 2
-            elif value.startswith("}}", i):
-                at = self.index.loc(start + offsets[i], 2)
-                self.diags.append(make("E123", at.line, at.col, 2, detail="'}}' has no matching '{{'",
-                                       help="write a literal '}}' as {{ \"}}\" }}"))
-                i += 2
             else:
                 text.append(value[i])
                 i += 1

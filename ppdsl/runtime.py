@@ -200,17 +200,27 @@ def _update(V, ev):
     """The statistics update of LANGUAGE.md section 6, step 2."""
     s = ev.seq
     kc, kf, kl, kd = (f"event_count_{s}", f"event_first_time_{s}", f"event_last_time_{s}", f"event_last_data_{s}")
-    count = V.get(kc, 0)
-    if type(count) is not int or count < 0:
+    count = V.get(kc)
+    if count is None:
+        count = 0
+    elif type(count) is not int or count < 0:
         raise ValueError(f"visitor {kc} must be a whole number >= 0, got {_show(count)}")
     first, last = _stored_time(V, kf), _stored_time(V, kl)
     now = ev.now
     ev.count = V[kc] = count + 1
     if first is None or now < first:
         V[kf] = ev.time_text
+    elif _not_utc_text(V[kf]):  # epoch seconds or another offset: the output is ISO-8601 UTC
+        V[kf] = _iso(first)
     if last is None or now >= last:
         V[kl] = ev.time_text
         V[kd] = ev.data_text
+    elif _not_utc_text(V[kl]):
+        V[kl] = _iso(last)
+
+
+def _not_utc_text(value):
+    return type(value) is not str or value[-1:] != "Z"
 
 
 def _stored_time(V, key):
@@ -301,8 +311,16 @@ def _dt(v):
 
 
 def _eq(a, b):
-    if type(a) is bool or type(b) is bool:
-        return type(a) is type(b) and a == b
+    ta, tb = type(a), type(b)
+    if ta is bool or tb is bool:
+        return ta is tb and a == b
+    try:
+        if ta is list and tb is list:  # element by element, so [1] != [true] too
+            return len(a) == len(b) and all(_eq(x, y) for x, y in zip(a, b))
+        if ta is dict and tb is dict:
+            return a.keys() == b.keys() and all(_eq(a[k], b[k]) for k in a)
+    except RecursionError:  # only JSON input nests this deep
+        pass
     return a == b
 
 

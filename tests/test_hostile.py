@@ -184,7 +184,6 @@ HOSTILE_STRINGS = [
     "PWN\x1b[2J\x07",
     "PWN # not a comment",
     "PWN\t\ttabs",
-    "PWN\ud800lone-surrogate\udfff",
     "PWN😀 ünïcødé 中文 \U0010ffff",
     "PWN {0} %s %(x)s {x!r} { }",
     "PWN" + "\\" * 7,
@@ -372,6 +371,15 @@ def test_subtraction_and_juxtaposed_operands():
 
 
 # ======================================================= 1. injection: compile_condition
+
+def test_lone_surrogate_escapes_are_diagnosed():
+    """A lone surrogate escape is not text (UTF-8 has no such character); a pair is one character."""
+    result = compiled('on event 1 -> reply a "PWN\\ud800lone\\udfff"\n')
+    assert [d.code for d in result.diagnostics] == ["E003"]
+    with pytest.raises(ppdsl.CompileError):
+        ppdsl.compile_condition('user_fullname == "\\ud800"')
+    assert ppdsl.compile_condition('"\\ud83d\\ude00"')({}) == "\U0001F600"
+
 
 @pytest.mark.parametrize("payload", HOSTILE_STRINGS, ids=lambda p: repr(p)[:40])
 def test_condition_strings_round_trip(payload):
