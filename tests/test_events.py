@@ -420,3 +420,15 @@ def test_handle_never_modifies_the_visitor_argument(tmp_path):
 def test_visitor_none_is_an_empty_visitor(declared):
     result = declared.handle(wrap(event_name="click", event_timestamp=T0), None)
     assert result["visitor"]["event_count_1"] == 1
+
+
+def test_visitor_times_given_as_epoch_seconds_come_back_as_iso(tmp_path):
+    """LANGUAGE.md §7: "Datetimes are ISO-8601 UTC with `Z` (`2026-11-25T08:00:00Z`
+    ...); input datetimes may be ISO-8601 or epoch seconds."  The current event's
+    `event_first_time_N`, read and compared during the update, is echoed in the
+    output visitor as the input number when it didn't move."""
+    rules = load_text(tmp_path, "on event 1 -> end\n")
+    visitor = {"event_count_1": 2, "event_first_time_1": T0 - 3600, "event_last_time_1": T0 - 60}
+    out = rules.handle({"event_seq": 1, "event_timestamp": T0}, visitor)["visitor"]
+    assert out["event_last_time_1"] == "2026-11-25T08:00:00Z"
+    assert out["event_first_time_1"] == "2026-11-25T07:00:00Z"
