@@ -57,6 +57,7 @@ class Gen:
         # so that ppdsl.condition can guard a fast path on their types
         self.hoisted: Optional[dict[str, tuple[str, str]]] = None
         self.uses_event = False
+        self.targets: set[str] = set()  # agents and groups that actions aim at (for --fail)
 
     def read(self, code: str, kind: str) -> str:
         if self.hoisted is None or kind not in ("int", "float"):
@@ -89,12 +90,14 @@ class Gen:
         assert self.flow is not None
         head = f"'flow': {self.flow.name!r}, 'line': {a.loc.line}"
         if isinstance(a, ir.Reply):
+            self.targets.add(a.agent)
             text = self.template(a.text) if a.text else "None"
             return f"{{{head}, 'type': 'reply', 'agent': {a.agent!r}, 'text': {text}}}"
         if isinstance(a, ir.Assign):
             if a.target is None:
                 target = "'any': True"
             else:
+                self.targets.add(a.target)
                 target = f"{'group' if a.group else 'agent'!r}: {a.target!r}"
             return f"{{{head}, 'type': 'assign', {target}}}"
         assert isinstance(a, ir.Ticket)
@@ -255,6 +258,7 @@ def generate(program: ir.Program, source_name: str) -> str:
         by_name={e.name: e.seq for e in decls},
         by_uuid={e.uuid: e.seq for e in decls if e.uuid},
         declared=bool(program.events),
+        targets=tuple(sorted(gen.targets)),
         constants=[(name, code) for code, name in gen.constants.items()],
         flows_code=flows_code,
         flow_count=len(active),

@@ -83,12 +83,14 @@ def execute(file: str, spec: str, visitor: str | None = None, save: bool = False
     payload = event_payload(spec)
     state = visitor_state(visitor) if visitor is not None else None
     when = at_time(at) if at is not None else None
+    from .diagnostics import printable
+
     try:
         rules = load(file)
     except OSError as exc:
         raise UsageProblem("FILE", f"can't read {file}: {exc.strerror}") from None
     except Exception as exc:
-        from .diagnostics import CompileError, printable, render, summary
+        from .diagnostics import CompileError, render, summary
 
         if not isinstance(exc, CompileError):
             raise
@@ -97,6 +99,9 @@ def execute(file: str, spec: str, visitor: str | None = None, save: bool = False
         print(f"{printable(file)}: {summary(exc.diagnostics)}", file=sys.stderr)
         return 1
     names = set(fail)
+    for name in sorted(names - set(getattr(rules, "_TARGETS", ()))):
+        print(f"warning: --fail {printable(name)}: no reply or assign in {printable(file)} is aimed at it",
+              file=sys.stderr)
 
     def effects(action: dict) -> bool:
         return action.get("agent") not in names and action.get("group") not in names

@@ -277,6 +277,13 @@ def test_fail_moves_actions_to_failed_and_runs_on_failure(cli, failing):
     ]
 
 
+def test_fail_warns_about_a_name_no_action_aims_at(cli, failing):
+    proc = cli("run", failing, "--event", "1", "--at", T0_ISO, "--fail", "agnet_a", "--json")
+    assert proc.returncode == 0
+    assert "warning: --fail agnet_a" in proc.stderr
+    assert json.loads(proc.stdout)["failed"] == []
+
+
 def test_fail_is_repeatable_and_applies_to_groups(cli, failing):
     result = run_json(cli, failing, "--event", "1", "--at", T0_ISO, "--fail", "agent_a", "--fail", "sales")
     assert [a["type"] for a in result["failed"]] == ["reply", "assign"]
