@@ -89,7 +89,7 @@ def bench_condition(quick: bool) -> tuple[list[tuple[str, float, str]], dict[str
             assert bool(fn(v)) is want, f"{name} gives {fn(v)!r} for {v}"
     v = CONDITION_VISITOR
     times = interleaved({name: (fn, (v,)) for name, fn in cands.items()},
-                        number=2000 if quick else 20000, rounds=5 if quick else 15)
+                        number=2000 if quick else 20000, rounds=5 if quick else 41)
     hand_t = times["hand-written"]
     rows = [(name, t, f"{t / hand_t:.2f}") for name, t in sorted(times.items(), key=lambda kv: kv[1])]
     peer_times = {n: t for n, t in times.items() if n not in ("ppdsl compile_condition", "hand-written")}

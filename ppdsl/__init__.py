@@ -7,13 +7,13 @@
 Imports are lazy so that running a cached module loads nothing of the compiler.
 """
 
-from typing import Any
+from __future__ import annotations
 
 __version__ = "0.1.0"
 __all__ = ["CompileError", "Diagnostic", "compile_condition", "load", "__version__"]
 
 
-def load(path: Any, *, cache: bool = True) -> Any:
+def load(path: object, *, cache: bool = True) -> object:
     """Compile a .ppflow file in-process; returns a module with `handle` and `EVENTS`.
     Compiled modules are cached on disk (see README: the compile cache)."""
     from .loader import load as _load
@@ -21,7 +21,7 @@ def load(path: Any, *, cache: bool = True) -> Any:
     return _load(path, use_cache=cache)
 
 
-def compile_condition(text: str, *, events: Any = None) -> Any:
+def compile_condition(text: str, *, events: dict | None = None) -> object:
     """Compile one ppflow expression into `f(visitor) -> value` over a flat
     PPMessage visitor dict, e.g. compile_condition("count(2) > 8 and count(3) > 8")."""
     from .condition import compile_condition as _compile
@@ -29,7 +29,7 @@ def compile_condition(text: str, *, events: Any = None) -> Any:
     return _compile(text, events=events)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in ("CompileError", "Diagnostic"):
         from . import diagnostics
 

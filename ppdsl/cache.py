@@ -14,8 +14,6 @@ import hashlib
 import marshal
 import os
 import sys
-from typing import Optional
-
 from . import __version__
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,7 +46,7 @@ def key(source: str, filename: str) -> str:
     return h.hexdigest()
 
 
-def lookup(source: str, filename: str) -> tuple[str, Optional[object]]:
+def lookup(source: str, filename: str) -> tuple[str, object | None]:
     """(entry path without suffix, code object or None on a miss). An entry
     that another user could have written is not trusted: it would run as code."""
     base = os.path.join(cache_dir(), key(source, filename))

@@ -6,9 +6,11 @@ the wording stays consistent and each code is documented in one place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
-from collections.abc import Sequence
+
+from .terminal import printable
 
 # code -> (severity, message template)
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -109,14 +111,6 @@ def summary(diags: Sequence[Diagnostic]) -> str:
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def printable(text: str, keep: str = "\t") -> str:
-    """Show control characters visibly so hostile input (file names, source
-    lines, event data) can't drive the terminal."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch in keep or ch.isprintable() else "\ufffd" for ch in text)
 
 
 class CompileError(Exception):

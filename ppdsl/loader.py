@@ -4,17 +4,13 @@ compiler (textX, Jinja2, the checker) is loaded."""
 
 from __future__ import annotations
 
-import linecache
 import os
 import types
-from typing import Any, Union
 
 from . import cache
 
-PathLike = Union[str, "os.PathLike[str]"]
 
-
-def read_source(path: PathLike) -> str:
+def read_source(path: str | os.PathLike[str]) -> str:
     """The text of a .ppflow file; bytes that aren't UTF-8 raise CompileError."""
     with open(path, "rb") as f:
         data = f.read()
@@ -43,10 +39,12 @@ def generate_or_raise(source: str, filename: str) -> str:
     return result.code
 
 
-def module_from_code(code: Any, filename: str) -> types.ModuleType:
+def module_from_code(code: object, filename: str) -> types.ModuleType:
     """Execute a compiled module's code (text or code object) as a module."""
     if isinstance(code, str):
         name = f"<ppdsl {filename}>"
+        import linecache  # only for source text; cached code objects point at their file
+
         linecache.cache[name] = (len(code), None, code.splitlines(True), name)
         code = compile(code, name, "exec")
     module = types.ModuleType("ppdsl_compiled")
@@ -55,7 +53,7 @@ def module_from_code(code: Any, filename: str) -> types.ModuleType:
     return module
 
 
-def load(path: PathLike, *, use_cache: bool = True) -> types.ModuleType:
+def load(path: str | os.PathLike[str], *, use_cache: bool = True) -> types.ModuleType:
     """Compile a .ppflow file in-process and return a module with `handle`
     and `EVENTS`: the same interface as a module from `ppdsl compile`."""
     filename = os.fspath(path)

@@ -13,6 +13,8 @@ import os
 import re
 import sys
 
+from .terminal import printable
+
 
 class UsageProblem(Exception):
     def __init__(self, param: str, message: str):
@@ -83,8 +85,6 @@ def execute(file: str, spec: str, visitor: str | None = None, save: bool = False
     payload = event_payload(spec)
     state = visitor_state(visitor) if visitor is not None else None
     when = at_time(at) if at is not None else None
-    from .diagnostics import printable
-
     try:
         rules = load(file)
     except OSError as exc:
@@ -137,8 +137,6 @@ def write_atomically(path: str, text: str) -> None:
 
 def summary_text(result: dict) -> str:
     """The readable form of a result: the event, its statistics, the actions."""
-    from .diagnostics import printable
-
     ev = result["event"]
     name = f" {ev['name']}" if ev["name"] else ""
     lines = [f"event {ev['seq']}{name} at {ev['time']} (count {ev['count']})", "statistics:"]
