@@ -119,8 +119,9 @@ def _resolve(payload, at):
         ev.data_text = text
     ts = te.get("event_timestamp")
     if ts is None:
-        now = _time.time() if at is None else at
-        ev.now = _at_time(now)
+        ev.now = _at_time(_time.time() if at is None else at)
+    elif (type(ts) is int or type(ts) is float) and 0 <= ts < 1e11:  # the usual case, checked in full below
+        ev.now = _datetime.fromtimestamp(ts, _UTC)
     else:
         ev.now = _timestamp(ts, "event_timestamp")
     ev.time_text = _iso(ev.now)
@@ -198,8 +199,7 @@ def _iso(dt):
 
 def _update(V, ev):
     """The statistics update of LANGUAGE.md section 6, step 2."""
-    s = ev.seq
-    kc, kf, kl, kd = (f"event_count_{s}", f"event_first_time_{s}", f"event_last_time_{s}", f"event_last_data_{s}")
+    kc, kf, kl, kd = _STAT_KEYS[ev.seq]
     count = V.get(kc)
     if count is None:
         count = 0
@@ -221,6 +221,10 @@ def _update(V, ev):
 
 def _not_utc_text(value):
     return type(value) is not str or value[-1:] != "Z"
+
+
+_STAT_KEYS = {s: (f"event_count_{s}", f"event_first_time_{s}", f"event_last_time_{s}", f"event_last_data_{s}")
+              for s in range(1, 9)}
 
 
 def _stored_time(V, key):
