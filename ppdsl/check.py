@@ -428,7 +428,7 @@ class Checker:
         if name in self.segments:
             self.used.add(("segment", name))
             e.binding = ("segment", name)
-            return self.segment_type(name, e.loc) or Ty("any")
+            return self.segment_type(name) or Ty("any")
         if name in SYSTEM_VARS:
             e.binding = ("system", name, SYSTEM_VARS[name].kind)
             return self.visitor_type(SYSTEM_VARS[name])
@@ -463,7 +463,7 @@ class Checker:
     def visitor_type(self, ty: Ty) -> Ty:
         return Ty(ty.kind, True) if self.trust_numbers and ty.kind in ("int", "float") else ty
 
-    def segment_type(self, name: str, use_loc: Optional[ir.Loc] = None) -> Optional[Ty]:
+    def segment_type(self, name: str) -> Optional[Ty]:
         if name in self.segment_types:
             return self.segment_types[name]
         seg = self.segments[name]

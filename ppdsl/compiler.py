@@ -23,10 +23,6 @@ class Result:
     flows: int = 0
     rules: int = 0
 
-    @property
-    def ok(self) -> bool:
-        return self.code is not None
-
 
 def compile_source(source: str, filename: str = "<string>", *, emit: bool = True) -> Result:
     """Parse, check and (when there are no errors and `emit`) generate Python."""

@@ -23,7 +23,8 @@ class Loc:
 
 @dataclass(frozen=True)
 class Ty:
-    """A static type. `kind` is one of KINDS; `sure` means the value is never
+    """A static type. `kind` is int float str bool datetime duration list json
+    null or any; `sure` means the value is never
     null and always of that kind at run time, so generated code may use plain
     Python operators on it."""
 
@@ -33,9 +34,6 @@ class Ty:
     def __str__(self) -> str:
         return self.kind
 
-
-KINDS = ("int", "float", "str", "bool", "datetime", "duration", "list", "json", "null", "any")
-NUMERIC = ("int", "float")
 
 # --------------------------------------------------------------- expressions
 

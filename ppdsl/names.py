@@ -29,7 +29,6 @@ EVENT_VARS: dict[str, Ty] = {
     "now": Ty("datetime", True),
 }
 
-STAT_PREFIXES = ("event_count_", "event_first_time_", "event_last_time_", "event_last_data_")
 STAT_RE = re.compile(r"event_(count|first_time|last_time|last_data)_([0-9]+)$")
 STAT_TYPES = {
     "count": Ty("int"),  # a visitor may hold anything: not `sure`
