@@ -493,6 +493,9 @@ class Checker:
         if not low <= len(e.args) <= high:
             expected = f"{low} argument{'s' if low > 1 else ''}"
             self.error("E119", e.loc, func=name, expected=expected, got=len(e.args))
+            if name not in STAT_FUNCTIONS:  # still resolve the names inside
+                for a in e.args:
+                    self.expr(a, scope, depth)
             return Ty("any")
         if name in STAT_FUNCTIONS:
             arg = e.args[0]

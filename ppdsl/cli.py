@@ -40,7 +40,7 @@ def _read(path: Path) -> str:
     try:
         return read_source(path)
     except CompileError as exc:
-        _echo_diagnostics(str(path), "", exc.diagnostics, err=True)
+        _echo_diagnostics(str(path), exc.source, exc.diagnostics, err=True)
         raise SystemExit(1)
     except OSError as exc:
         raise click.UsageError(f"can't read {path}: {exc.strerror}")
@@ -167,6 +167,4 @@ def run(file: Path, spec: str, visitor: Optional[Path], save: bool, at: Optional
         if problem.param == "--save":
             raise click.UsageError(str(problem))
         raise click.BadParameter(str(problem), param_hint=problem.param)
-    except OSError as exc:
-        raise click.ClickException(f"can't write {visitor}: {exc.strerror}")
     sys.exit(code)

@@ -24,7 +24,8 @@ _EVENT_ATTRS = {
     "track_event_seq": "E.seq", "track_event_uuid": "E.uuid", "track_event_count": "E.count",
     "track_event_data": "E.data_text", "data": "E.data", "now": "E.now",
 }
-_ORDER_HELPERS = {"<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge"}
+_CHAIN_TESTS = {"<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge", "==": "_eq", "!=": "_ne",
+                "in": "_in", "not in": "_not_in"}
 _ARITH_HELPERS = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod"}
 _CALL_HELPERS = {
     "len": "_len", "lower": "_lower", "upper": "_upper", "contains": "_contains", "startswith": "_startswith",
@@ -188,7 +189,7 @@ class Gen:
 
     def e_BinOp(self, e: ir.BinOp) -> str:
         left, right = self.expr(e.left), self.expr(e.right)
-        if e.ty.sure:  # int op int with + - *: plain Python can't fail
+        if e.ty.sure:  # int + int, int - int: plain Python can't fail
             return f"({left} {e.op} {right})"
         return f"{_ARITH_HELPERS[e.op]}({left}, {right})"
 
@@ -196,19 +197,22 @@ class Gen:
         return "(" + f" {e.op} ".join(self.expr(x) for x in e.operands) + ")"
 
     def e_Compare(self, e: ir.Compare) -> str:
-        tests = []
-        for i, op in enumerate(e.ops):
-            a, b = e.operands[i], e.operands[i + 1]
-            if op in ("==", "!="):
-                test = self.equals(self.expr(a), a.ty, b)
-                tests.append(test if op == "==" else f"(not {test})")
-            elif op in ("in", "not in"):
-                tests.append(f"{'_in' if op == 'in' else '_not_in'}({self.expr(a)}, {self.expr(b)})")
-            elif _plain_number(a.ty) and _plain_number(b.ty):
-                tests.append(f"({self.expr(a)} {op} {self.expr(b)})")
-            else:
-                tests.append(f"{_ORDER_HELPERS[op]}({self.expr(a)}, {self.expr(b)})")
-        return tests[0] if len(tests) == 1 else "(" + " and ".join(tests) + ")"
+        if len(e.ops) > 1:
+            # a < b <= c: every operand is evaluated once (expressions are pure,
+            # so evaluating all of them up front gives the same result)
+            items = [self.expr(e.operands[0])]
+            for op, operand in zip(e.ops, e.operands[1:]):
+                items += [_CHAIN_TESTS[op], self.expr(operand)]
+            return f"_chain({', '.join(items)})"
+        (op,), (a, b) = e.ops, e.operands
+        if op in ("==", "!="):
+            test = self.equals(self.expr(a), a.ty, b)
+            return test if op == "==" else f"(not {test})"
+        if op in ("in", "not in"):
+            return f"{_CHAIN_TESTS[op]}({self.expr(a)}, {self.expr(b)})"
+        if _plain_number(a.ty) and _plain_number(b.ty):
+            return f"({self.expr(a)} {op} {self.expr(b)})"
+        return f"{_CHAIN_TESTS[op]}({self.expr(a)}, {self.expr(b)})"
 
     def equals(self, left: str, left_ty: ir.Ty, b: ir.Expr) -> str:
         right = self.expr(b)

@@ -58,8 +58,8 @@ class ListExpr(Expr):
 @dataclass
 class Var(Expr):
     name: str
-    # set by the checker: ("event", attr), ("stat", prefix, seq), ("system", name),
-    # ("extra", name), ("field", name), ("segment", name), ("let", slot)
+    # set by the checker: ("event", name), ("stat", kind, seq), ("system", name, type)
+    # (also extra_field_*), ("field", name, type), ("segment", name), ("let", slot)
     binding: Optional[tuple] = field(default=None, init=False)
 
 

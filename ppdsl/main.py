@@ -24,6 +24,8 @@ def main() -> None:
         click_main(prog_name="ppdsl")
     except KeyboardInterrupt:
         sys.exit(130)
+    except BrokenPipeError:  # the reader went away (ppdsl run ... | head)
+        sys.exit(1)
     except RecursionError:
         print("error: the input is nested too deeply to process", file=sys.stderr)
         sys.exit(1)

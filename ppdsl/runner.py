@@ -117,7 +117,12 @@ def execute(file: str, spec: str, visitor: str | None = None, save: bool = False
             text.encode("utf-8")
         except UnicodeEncodeError:  # lone surrogates that came with the visitor: keep them escaped
             text = json.dumps(result["visitor"], indent=2) + "\n"
-        write_atomically(visitor, text)
+        try:
+            write_atomically(visitor, text)
+        except OSError as exc:
+            print(f"error: can't write {printable(visitor)}: {exc.strerror}; the visitor was not saved",
+                  file=sys.stderr)
+            return 1
     print(json.dumps(result, ensure_ascii=False) if as_json else summary_text(result))
     return 0
 
@@ -186,8 +191,9 @@ def fast_run(args: list) -> int | None:
     queue = list(args)
     while queue:
         arg = queue.pop(0)
-        name, eq, value = arg.partition("=")
-        if name in _VALUE_OPTIONS and arg.startswith("--") == name.startswith("--"):
+        # --opt=value; a short option keeps an "=" in its value, as click does
+        name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
+        if name in _VALUE_OPTIONS:
             if not eq:
                 if not queue:
                     return None
@@ -212,5 +218,5 @@ def fast_run(args: list) -> int | None:
     options["fail"] = tuple(options["fail"])
     try:
         return execute(files[0], **options)
-    except (UsageProblem, OSError):
+    except UsageProblem:  # raised before anything is written: click reports it
         return None

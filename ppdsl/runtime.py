@@ -145,6 +145,12 @@ def _show(value):
 
 def _at_time(value):
     """The `at` argument: epoch seconds, ISO-8601 text or a datetime."""
+    if type(value) is str:
+        try:
+            return _timestamp(float(value), "the event time")  # epoch seconds, checked like event_timestamp
+        except ValueError as exc:
+            if "must" in str(exc) or "looks like" in str(exc):
+                raise
     if type(value) is str or type(value) is _datetime:
         parsed = _time_of(value)
         if parsed is None:
@@ -311,7 +317,9 @@ def _fmt(v):
 
 
 def _dt(v):
-    return v if type(v) is _datetime else _time_of(v) if v is not None else None
+    if type(v) is _datetime and v.tzinfo is _UTC:
+        return v
+    return None if v is None else _time_of(v)  # text, epoch seconds, or a datetime in another zone
 
 
 def _eq(a, b):
@@ -326,6 +334,21 @@ def _eq(a, b):
     except RecursionError:  # only JSON input nests this deep
         pass
     return a == b
+
+
+def _ne(a, b):
+    return not _eq(a, b)
+
+
+def _chain(first, *rest):
+    """A chained comparison `a < b <= c`: rest is test, operand, test, operand..."""
+    left = first
+    for i in range(0, len(rest), 2):
+        right = rest[i + 1]
+        if not rest[i](left, right):
+            return False
+        left = right
+    return True
 
 
 def _lt(a, b):
@@ -430,7 +453,10 @@ def _mod(a, b):
 
 
 def _neg(a):
-    return -a if _isnum(a) or type(a) is _timedelta else None
+    try:
+        return -a if _isnum(a) or type(a) is _timedelta else None
+    except OverflowError:  # the most negative duration has no opposite
+        return None
 
 
 def _get(o, key):

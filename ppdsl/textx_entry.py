@@ -42,7 +42,9 @@ def ppflow_python_generator(metamodel: Any, model: Any, output_path: Any, overwr
     """A standalone Python module with handle() and EVENTS (as `ppdsl compile`)"""
     filename = model._tx_filename
     result = compile_source(model._tx_parser.input, filename)
-    assert result.code is not None  # the model processor rejected files with errors
+    if result.code is None:  # e.g. nesting that only code generation can measure
+        first = next(d for d in result.diagnostics if d.is_error)
+        raise TextXSemanticError(first.message, line=first.line, col=first.col, filename=filename)
     target = Path(output_path) if output_path else Path(filename).with_suffix(".py")
     if target.is_dir():
         target = target / Path(filename).with_suffix(".py").name

@@ -277,6 +277,13 @@ def test_fail_moves_actions_to_failed_and_runs_on_failure(cli, failing):
     ]
 
 
+def test_at_rejects_what_event_timestamp_rejects(cli, lead):
+    for bad in ("-5", "1795593600000"):
+        proc = cli("run", lead, "--event", "signup", f"--at={bad}")
+        assert proc.returncode == 2, bad
+        assert proc.stdout == ""
+
+
 def test_fail_warns_about_a_name_no_action_aims_at(cli, failing):
     proc = cli("run", failing, "--event", "1", "--at", T0_ISO, "--fail", "agnet_a", "--json")
     assert proc.returncode == 0

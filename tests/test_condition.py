@@ -91,3 +91,11 @@ def test_errors_raise_compile_error_with_diagnostics(text, code):
     with pytest.raises(ppdsl.CompileError) as info:
         ppdsl.compile_condition(text)
     assert code in [d.code for d in info.value.diagnostics]
+
+
+def test_datetimes_from_python_callers_may_be_naive_or_in_any_zone():
+    from datetime import datetime, timedelta, timezone
+
+    cond = ppdsl.compile_condition("now > ent_user_createtime")
+    assert cond({"ent_user_createtime": datetime(2020, 1, 1)}) is True  # naive: taken as UTC
+    assert cond({"ent_user_createtime": datetime(2020, 1, 1, tzinfo=timezone(timedelta(hours=8)))}) is True

@@ -1229,3 +1229,18 @@ def test_fuzz_mutated_examples():
             except ValueError:
                 pass
     assert compiled_ok > 10, "the mutations should leave some programs valid"
+
+
+def test_chained_comparisons_compile_to_linear_code():
+    """Each operand of `a == b == c` appears once in the generated code, so nesting
+    chains can't double the module's size at every level."""
+    expr = "true"
+    for _ in range(18):
+        expr = f"true == ({expr}) == true"
+    result = compiled(f"on event 1 -> if {expr} reply a\n")
+    assert result.code is not None and len(result.code) < 200_000
+
+
+def test_negating_the_longest_duration_is_null_not_an_error():
+    rules = module(compiled("on event 1 -> if -(999999999d + 1s) < 1s reply a\n").code)
+    assert rules.handle({"event_seq": 1, "event_timestamp": T0})["actions"] == []
