@@ -62,11 +62,8 @@ def visitor_state(path: str) -> dict:
 def at_time(text: str) -> object:
     from .runtime import _at_time
 
-    value: object = text.strip()
-    if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text.strip()):
-        value = float(text)
     try:
-        return _at_time(value)
+        return _at_time(text.strip())
     except ValueError as exc:
         raise UsageProblem("--at", str(exc)) from None
 

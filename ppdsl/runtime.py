@@ -147,10 +147,9 @@ def _at_time(value):
     """The `at` argument: epoch seconds, ISO-8601 text or a datetime."""
     if type(value) is str:
         try:
-            return _timestamp(float(value), "the event time")  # epoch seconds, checked like event_timestamp
-        except ValueError as exc:
-            if "must" in str(exc) or "looks like" in str(exc):
-                raise
+            value = float(value)  # epoch seconds as text: checked like event_timestamp below
+        except ValueError:
+            pass
     if type(value) is str or type(value) is _datetime:
         parsed = _time_of(value)
         if parsed is None:
