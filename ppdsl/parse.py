@@ -544,6 +544,10 @@ class _Lower:
             if i:
                 op = e.ops[i - 1]
                 tokens.append(("binary", _BINARY_NAMES.get(op, op if not op.startswith("not") else "not in")))
+            if len(part.prefix) > MAX_NESTING:
+                loc = self.span(part._tx_position, part._tx_position + 3)
+                raise SyntaxProblem(make("E005", loc.line, loc.col, 3, limit=MAX_NESTING,
+                                         help="more than a few `not` or `-` in a row cancel out; remove them"))
             for prefix in part.prefix:
                 tokens.append(("prefix", "-" if prefix == "-" else "not", part._tx_position))
             operand = self.operand(part)
