@@ -316,7 +316,7 @@ class Checker:
         target: Optional[str] = None
         if name in self.fields:
             self.used.add(("field", name))
-            target = FIELD_TYPES.get(self.fields[name].display or "", "json")
+            target = self.field_type(name)
         elif name in SYSTEM_VARS:
             target = SYSTEM_VARS[name].kind
         elif EXTRA_RE.match(name):
@@ -423,7 +423,7 @@ class Checker:
             return self.visitor_type(STAT_TYPES[m.group(1)])
         if name in self.fields:
             self.used.add(("field", name))
-            e.binding = ("field", name, FIELD_TYPES.get(self.fields[name].display or "", "json"))
+            e.binding = ("field", name, self.field_type(name))
             return self.visitor_type(Ty(e.binding[2]))
         if name in self.segments:
             self.used.add(("segment", name))
@@ -447,6 +447,10 @@ class Checker:
             help = f"declare it as a visitor field: field {name} string (or int, float, bool, datetime)"
         self.error("E101", e.loc, name=name, help=help)
         return Ty("any")
+
+    def field_type(self, name: str) -> str:
+        """The value kind of a declared field ("json" while its type is unknown)."""
+        return FIELD_TYPES.get(self.fields[name].display or "", "json")
 
     def warn_own_last_time(self, what: str, seq: int, loc: ir.Loc) -> None:
         """`now - last_time(E) < 10m` in a rule for E alone is always true: a

@@ -27,12 +27,6 @@ def _echo_diagnostics(filename: str, source: str, diags: list[Diagnostic], err: 
         click.echo(render(d, filename, source), err=err)
 
 
-def _summary(diags: list[Diagnostic]) -> str:
-    from .diagnostics import summary
-
-    return summary(diags)
-
-
 def _read(path: Path) -> str:
     from .diagnostics import CompileError
     from .loader import read_source
@@ -77,7 +71,7 @@ def check(files: tuple[Path, ...]) -> None:
         ppdsl check examples/*.ppflow
     """
     from .compiler import Result, compile_source
-    from .diagnostics import CompileError, plural, printable
+    from .diagnostics import CompileError, plural, printable, summary
     from .loader import read_source
 
     failed = False
@@ -91,7 +85,7 @@ def check(files: tuple[Path, ...]) -> None:
             raise click.UsageError(f"can't read {path}: {exc.strerror}")
         _echo_diagnostics(str(path), source, result.diagnostics, err=False)
         if result.diagnostics:
-            click.echo(f"{printable(str(path))}: {_summary(result.diagnostics)}")
+            click.echo(f"{printable(str(path))}: {summary(result.diagnostics)}")
         else:
             counts = f"{plural(result.flows, 'active flow')}, {plural(result.rules, 'rule')}"
             click.echo(f"{printable(str(path))}: ok ({counts})")
@@ -115,14 +109,14 @@ def compile(file: Path, output: Optional[Path]) -> None:
         python -c "import lead_rules; print(lead_rules.handle({'event_name': 'signup'}))"
     """
     from .compiler import compile_source
-    from .diagnostics import plural, printable
+    from .diagnostics import plural, printable, summary
     from .runner import write_atomically
 
     source = _read(file)
     result = compile_source(source, str(file))
     _echo_diagnostics(str(file), source, result.diagnostics, err=True)
     if result.code is None:
-        click.echo(f"{printable(str(file))}: {_summary(result.diagnostics)}; nothing written", err=True)
+        click.echo(f"{printable(str(file))}: {summary(result.diagnostics)}; nothing written", err=True)
         sys.exit(1)
     if output is None:
         click.echo(result.code, nl=False)

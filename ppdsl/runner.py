@@ -87,12 +87,11 @@ def execute(file: str, spec: str, visitor: str | None = None, save: bool = False
     except OSError as exc:
         raise UsageProblem("FILE", f"can't read {file}: {exc.strerror}") from None
     except Exception as exc:
-        from .diagnostics import CompileError, render, summary
+        from .diagnostics import CompileError, summary
 
         if not isinstance(exc, CompileError):
             raise
-        for d in exc.diagnostics:
-            print(render(d, file, exc.source), file=sys.stderr)
+        print(exc.report(), file=sys.stderr)
         print(f"{printable(file)}: {summary(exc.diagnostics)}", file=sys.stderr)
         return 1
     names = set(fail)
