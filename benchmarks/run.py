@@ -38,7 +38,7 @@ import handwritten  # noqa: E402
 import peers  # noqa: E402
 
 import ppdsl  # noqa: E402
-from ppdsl.compiler import compile_source  # noqa: E402
+from ppdsl.build.pipeline import compile_source  # noqa: E402
 
 LEAD = ROOT / "examples" / "lead_routing.ppflow"
 VISITOR = {"user_fullname": "Li Lei", "user_email": "li.lei@example.com",

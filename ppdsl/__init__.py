@@ -16,7 +16,7 @@ __all__ = ["CompileError", "Diagnostic", "compile_condition", "load", "__version
 def load(path: object, *, cache: bool = True) -> object:
     """Compile a .ppflow file in-process; returns a module with `handle` and `EVENTS`.
     Compiled modules are cached on disk (see README: the compile cache)."""
-    from .loader import load as _load
+    from .build.loader import load as _load
 
     return _load(path, use_cache=cache)
 
@@ -24,14 +24,14 @@ def load(path: object, *, cache: bool = True) -> object:
 def compile_condition(text: str, *, events: dict | None = None) -> object:
     """Compile one ppflow expression into `f(visitor) -> value` over a flat
     PPMessage visitor dict, e.g. compile_condition("count(2) > 8 and count(3) > 8")."""
-    from .condition import compile_condition as _compile
+    from .codegen.condition import compile_condition as _compile
 
     return _compile(text, events=events)
 
 
 def __getattr__(name: str) -> object:
     if name in ("CompileError", "Diagnostic"):
-        from . import diagnostics
+        from .lang import diagnostics
 
         return getattr(diagnostics, name)
     raise AttributeError(f"module 'ppdsl' has no attribute {name!r}")

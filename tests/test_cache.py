@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import ppdsl
-from ppdsl import cache
+from ppdsl.build import cache
 
 FLOW = 'agent a\non event 1 -> reply a "v1 {{ count(1) }}"\n'
 
@@ -42,7 +42,7 @@ def test_first_load_fills_the_cache_and_the_second_hits_it(tmp_path, cache_dir, 
     def no_compiling(*args, **kwargs):
         raise AssertionError("a cache hit must not compile")
 
-    monkeypatch.setattr("ppdsl.loader.generate_or_raise", no_compiling)
+    monkeypatch.setattr("ppdsl.build.loader.generate_or_raise", no_compiling)
     assert reply_text(ppdsl.load(path)) == "v1 1"
 
 
@@ -50,7 +50,7 @@ def test_a_hit_imports_neither_textx_nor_jinja2(tmp_path, cache_dir):
     path = write(tmp_path, FLOW)
     ppdsl.load(path)
     probe = ("import sys, json, ppdsl; r = ppdsl.load(sys.argv[1]); "
-             "print(json.dumps([m for m in ('textx', 'jinja2', 'arpeggio', 'ppdsl.check') if m in sys.modules]))")
+             "print(json.dumps([m for m in ('textx', 'jinja2', 'arpeggio', 'ppdsl.lang.check', 'click') if m in sys.modules]))")
     env = {**os.environ, "PPDSL_CACHE_DIR": str(cache_dir)}
     # cwd=tmp_path: `python -c` puts the working directory first on sys.path,
     # and from the checkout it would import the source tree instead of this ppdsl
@@ -84,8 +84,8 @@ def test_an_entry_from_another_version_is_not_used(tmp_path, cache_dir, monkeypa
     ppdsl.load(path)
     monkeypatch.setattr(cache, "__version__", "9.9.9")
     calls = []
-    original = ppdsl.loader.generate_or_raise
-    monkeypatch.setattr("ppdsl.loader.generate_or_raise", lambda *a: calls.append(a) or original(*a))
+    original = ppdsl.build.loader.generate_or_raise
+    monkeypatch.setattr("ppdsl.build.loader.generate_or_raise", lambda *a: calls.append(a) or original(*a))
     assert reply_text(ppdsl.load(path)) == "v1 1"
     assert len(calls) == 1
 

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 import ppdsl
-from ppdsl.cli import main
+from ppdsl.cli.app import main
 
 CORPUS = Path(__file__).resolve().parent / "cases" / "diagnostics"
 CASE_FILES = sorted(CORPUS.glob("*.ppflow"))

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 import ppdsl
-from ppdsl.compiler import compile_source
+from ppdsl.build.pipeline import compile_source
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

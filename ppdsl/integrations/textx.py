@@ -10,9 +10,9 @@ from typing import Any
 from textx import generator, language, metamodel_from_str
 from textx.exceptions import TextXSemanticError
 
-from .compiler import compile_source
-from .diagnostics import render
-from .parse import grammar_text
+from ..build.pipeline import compile_source
+from ..lang.diagnostics import render
+from ..lang.syntax import grammar_text
 
 
 def _check_model(model: Any, _metamodel: Any) -> None:

@@ -17,8 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Optional
 
-from . import __version__, ir
-from .names import STAT_FUNCTIONS
+from .. import __version__, runtime
+from ..lang import ir
+from ..lang.names import STAT_FUNCTIONS
 
 _EVENT_ATTRS = {
     "track_event_seq": "E.seq", "track_event_uuid": "E.uuid", "track_event_count": "E.count",
@@ -40,8 +41,10 @@ def safe_comment(text: str) -> str:
 
 
 def runtime_source() -> str:
-    text = resources.files("ppdsl").joinpath("runtime.py").read_text(encoding="utf-8")
-    return text.split("# --- runtime ---\n", 1)[1]
+    """The runtime's parts as they are pasted into every module (see ppdsl/runtime)."""
+    folder = resources.files("ppdsl.runtime")
+    parts = [folder.joinpath(f"{name}.py").read_text(encoding="utf-8") for name in runtime.PARTS]
+    return "\n\n".join(text.split(runtime.MARKER, 1)[1].strip("\n") for text in parts) + "\n"
 
 
 class Gen:

@@ -14,12 +14,13 @@ import re
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
-from . import ir
-from .check import Checker, Scope
-from .diagnostics import CompileError, make
-from .emit import PYTHON_MAX_NESTING, Gen, TooDeep, check_nesting, runtime_source
-from .names import EVENT_VARS
-from .parse import MAX_NESTING, LineIndex, SyntaxProblem, parse_expression, prescan
+from ..lang import ir
+from ..lang.check import Checker, Scope
+from ..lang.diagnostics import CompileError, SyntaxProblem, make
+from .python import PYTHON_MAX_NESTING, Gen, TooDeep, check_nesting, runtime_source
+from ..lang.names import EVENT_VARS
+from ..lang.lower import parse_expression
+from ..lang.source import MAX_NESTING, LineIndex, prescan
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # `_type` is a keyword-only default: a local is faster to read than the builtin

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 
-from .terminal import printable
+from ..lang.diagnostics import printable
 
 
 class UsageProblem(Exception):
@@ -60,7 +60,7 @@ def visitor_state(path: str) -> dict:
 
 
 def at_time(text: str) -> object:
-    from .runtime import _at_time
+    from ..runtime.common import _at_time
 
     try:
         return _at_time(text.strip())
@@ -71,7 +71,7 @@ def at_time(text: str) -> object:
 def execute(file: str, spec: str, visitor: str | None = None, save: bool = False, at: str | None = None,
             fail: tuple = (), as_json: bool = False) -> int:
     """Run one event and print the result; returns the exit status (0 or 1)."""
-    from .loader import load
+    from ..build.loader import load
 
     if save and visitor is None:
         raise UsageProblem("--save", "--save needs --visitor FILE to write to")
@@ -87,7 +87,7 @@ def execute(file: str, spec: str, visitor: str | None = None, save: bool = False
     except OSError as exc:
         raise UsageProblem("FILE", f"can't read {file}: {exc.strerror}") from None
     except Exception as exc:
-        from .diagnostics import CompileError, summary
+        from ..lang.diagnostics import CompileError, summary
 
         if not isinstance(exc, CompileError):
             raise
@@ -126,7 +126,7 @@ def execute(file: str, spec: str, visitor: str | None = None, save: bool = False
 def write_atomically(path: str, text: str) -> None:
     """Replace a file in one step, so an interrupted write never leaves half a
     file; an existing file keeps its permissions."""
-    from .cache import write_bytes_atomically
+    from ..build.cache import write_bytes_atomically
 
     path = os.fspath(path)
     try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .diagnostics import Diagnostic, make
+from ..lang.diagnostics import Diagnostic, make
 
 
 @dataclass
@@ -39,9 +39,10 @@ def compile_source(source: str, filename: str = "<string>", *, emit: bool = True
 
 
 def _compile(source: str, filename: str, emit: bool) -> Result:
-    from .check import check
-    from .emit import PYTHON_MAX_NESTING, TooDeep, generate
-    from .parse import SyntaxProblem, parse
+    from ..lang.check import check
+    from ..codegen.python import PYTHON_MAX_NESTING, TooDeep, generate
+    from ..lang.diagnostics import SyntaxProblem
+    from ..lang.lower import parse
 
     result = Result(filename, source, None)
     try:

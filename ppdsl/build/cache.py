@@ -14,9 +14,9 @@ import hashlib
 import marshal
 import os
 import sys
-from . import __version__
+from .. import __version__
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def cache_dir() -> str:
@@ -28,13 +28,15 @@ def cache_dir() -> str:
 
 
 def package_stamp() -> str:
+    """Names and modification times of every file the compiler is made of, in
+    every subfolder of the package, so an edit anywhere invalidates entries."""
     stamps = []
-    for sub in ("", "templates", "grammar"):
-        folder = os.path.join(_HERE, sub)
-        if os.path.isdir(folder):
-            for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-                if entry.is_file() and entry.name.endswith((".py", ".j2", ".tx")):
-                    stamps.append(f"{sub}/{entry.name}:{entry.stat().st_mtime_ns}")
+    for folder, dirs, files in os.walk(_PACKAGE):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith((".py", ".j2", ".tx")):
+                path = os.path.join(folder, name)
+                stamps.append(f"{os.path.relpath(path, _PACKAGE)}:{os.stat(path).st_mtime_ns}")
     return ";".join(stamps)
 
 

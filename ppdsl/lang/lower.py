@@ -1,278 +1,19 @@
 """Text → IR: read a `.ppflow` source with the textX grammar and lower the
-textX model into the typed IR of `ppdsl.ir`, keeping source locations.
+textX model into the typed IR of `ppdsl.lang.ir`, keeping source locations.
 
 textX stops at the first syntax error, so this stage reports at most one
-syntax diagnostic; everything semantic is left to `ppdsl.check`.
+syntax diagnostic; everything semantic is left to `ppdsl.lang.check`.
 """
 
 from __future__ import annotations
 
-import bisect
-import difflib
 import re
-import sys
-from functools import cache
-from importlib import resources
-from pathlib import Path
 from typing import Any, Optional, Union
 
 from . import ir
-from .diagnostics import Diagnostic, make
-
-MAX_NESTING = 64  # brackets or statements inside each other
-
-KEYWORDS = frozenset(
-    "event uuid agent group field segment flow priority inactive on any if elif else switch "
-    "case default reply assign set let convert ticket end failure and or not in true false "
-    "null True False TRUE FALSE None".split()
-)
-TYPOGRAPHIC_QUOTES = "‘’“”"
-
-
-class SyntaxProblem(Exception):
-    def __init__(self, diag: Diagnostic):
-        super().__init__(diag.message)
-        self.diag = diag
-
-
-def grammar_text() -> str:
-    """The grammar ships inside the package; in a checkout it lives in grammar/."""
-    packaged = resources.files("ppdsl").joinpath("grammar/ppflow.tx")
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    return (Path(__file__).resolve().parent.parent / "grammar" / "ppflow.tx").read_text(encoding="utf-8")
-
-
-_COMMENT_RULE = "Comment: /#[^\\n]*/;"
-
-
-@cache
-def metamodel(root: str = "Program") -> Any:
-    """The textX metamodel. `root="Exprs"` reads template expressions instead
-    of a file: one or more expressions separated by ';'."""
-    from textx import metamodel_from_str
-
-    # comments are blanked by prescan() (the Comment rule serves `textx check`)
-    text = grammar_text().replace(_COMMENT_RULE, "")
-    if root == "Exprs":
-        text = "Exprs: exprs+=Expr[';'];\n" + text
-    return metamodel_from_str(text, autokwd=True, memoization=False)
-
-
-# --------------------------------------------------------------- source text
-
-
-def decode_source(data: bytes) -> str:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise SyntaxProblem(
-            make("E004", line, col, detail=f"byte 0x{data[exc.start]:02x} at offset {exc.start}",
-                 help="save the file as UTF-8")
-        ) from None
-    return text[1:] if text.startswith("\ufeff") else text
-
-
-class LineIndex:
-    def __init__(self, text: str):
-        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
-
-    def loc(self, pos: int, length: int = 1) -> ir.Loc:
-        line = bisect.bisect_right(self.starts, pos)
-        return ir.Loc(line, pos - self.starts[line - 1] + 1, max(1, length))
-
-
-def prescan(text: str, index: LineIndex) -> str:
-    """Lexical checks textX can't phrase well (typographic quotes, control
-    characters, unclosed strings, nesting too deep to parse). Returns the text
-    with comments blanked out, column for column: parsing it with a grammar
-    that has no Comment rule is faster than trying that rule between tokens."""
-    depth = 0
-    i, n = 0, len(text)
-    comments = []
-    while i < n:
-        ch = text[i]
-        if ch == "#":
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            comments.append((i, j))
-            i = j
-            continue
-        if ch in "\"'":
-            m = _STRING.match(text, i)
-            if not m:
-                loc = index.loc(i)
-                raise SyntaxProblem(make("E006", loc.line, loc.col, help=f"end it with {ch} on the same line; "
-                                         "write a line break inside a string as \\n"))
-            i = m.end()
-            continue
-        if ch in TYPOGRAPHIC_QUOTES:
-            loc = index.loc(i)
-            raise SyntaxProblem(make("E002", loc.line, loc.col, quote=ch, help=_STRAIGHT_QUOTES))
-        if ch in "([{":
-            depth += 1
-            if depth > MAX_NESTING:
-                loc = index.loc(i)
-                raise SyntaxProblem(make("E005", loc.line, loc.col, limit=MAX_NESTING,
-                                         help="split the expression with `let` or a segment"))
-        elif ch in ")]}":
-            depth -= 1
-        elif not (ch.isprintable() or ch in "\t\n\r"):
-            loc = index.loc(i)
-            raise SyntaxProblem(make("E001", loc.line, loc.col, detail=f"unexpected character {ch!r}",
-                                     help="remove it; only text belongs in a .ppflow file"))
-        i += 1
-    if not comments:
-        return text
-    pieces, last = [], 0
-    for a, b in comments:
-        pieces += [text[last:a], " " * (b - a)]
-        last = b
-    return "".join(pieces) + text[last:]
-
-
-_STRING = re.compile(r""""(\\.|[^"\\\r\n])*"|'(\\.|[^'\\\r\n])*'""")
-_STRAIGHT_QUOTES = 'write strings with straight quotes: "..." or \'...\''
-
-
-def _typographic_quote(text: str) -> Optional[int]:
-    """Where a typographic quote stands outside the string literals of an expression."""
-    i = 0
-    while i < len(text):
-        if text[i] in "\"'":
-            m = _STRING.match(text, i)
-            i = m.end() if m else i + 1
-        elif text[i] in TYPOGRAPHIC_QUOTES:
-            return i
-        else:
-            i += 1
-    return None
-
-
-_HEX4 = re.compile(r"[0-9a-fA-F]{4}")
-_ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t"}
-
-
-def decode_string(raw: str, loc: ir.Loc) -> tuple[str, list[int]]:
-    """Decode a quoted literal. Returns the text and, for each character, its
-    offset in `raw`, so template diagnostics can point inside the string."""
-    body = raw[1:-1]
-    out: list[str] = []
-    offsets: list[int] = []
-    i = 0
-    while i < len(body):
-        ch = body[i]
-        if ch != "\\":
-            out.append(ch)
-            offsets.append(i + 1)
-            i += 1
-            continue
-        nxt = body[i + 1]
-        if nxt in _ESCAPES:
-            out.append(_ESCAPES[nxt])
-            offsets.append(i + 1)
-            i += 2
-        elif nxt == "u" and _HEX4.fullmatch(body, i + 2, i + 6):
-            code = int(body[i + 2 : i + 6], 16)
-            size = 6
-            if 0xD800 <= code <= 0xDBFF and body[i + 6 : i + 8] == "\\u" and _HEX4.fullmatch(body, i + 8, i + 12):
-                low = int(body[i + 8 : i + 12], 16)
-                if 0xDC00 <= low <= 0xDFFF:  # a UTF-16 pair, as JSON spells U+10000 and up
-                    code, size = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00), 12
-            if 0xD800 <= code <= 0xDFFF:
-                raise SyntaxProblem(make("E003", loc.line, loc.col + i + 1, 6, escape=body[i : i + 6],
-                                         help="a lone UTF-16 surrogate is not text; write the character "
-                                              "itself or a high+low pair like \\ud83d\\ude00"))
-            out.append(chr(code))
-            offsets.append(i + 1)
-            i += size
-        else:
-            esc = body[i : i + 2]
-            raise SyntaxProblem(make("E003", loc.line, loc.col + i + 1, 2, escape=esc,
-                                     help=r"use one of \\ \" \' \n \t \uXXXX"))
-    offsets.append(len(body) + 1)
-    return "".join(out), offsets
-
-
-# --------------------------------------------------------------- syntax errors
-
-_WORDS = {"IntTok": "a number", "SignedInt": "a number", "StringTok": "a string", "Name": "a name",
-          "NumberLit": "a number", "WordLit": "true, false or null", "BinaryOp": "an operator"}
-
-
-def _describe(rule: Any) -> str:
-    name = getattr(rule, "rule_name", "")
-    if name == "EOF" or type(rule).__name__ == "EndOfFile":
-        return "the end"
-    if name in _WORDS:
-        return _WORDS[name]
-    match = getattr(rule, "to_match", "")
-    if match.startswith("(?!(event"):
-        return "a name"
-    if match.startswith("[0-9]"):
-        return "a number"
-    if match.startswith("(true"):
-        return "true, false or null"
-    if match.startswith("(or|and)"):
-        return "an operator"
-    if match.startswith(("not\\b", "(not\\b")):
-        return "'not'"
-    if match == "!(?!=)":
-        return "'!'"
-    return f"'{match}'"
-
-
-_SLIPS = {"elseif": "elif", "elsif": "elif", "else_if": "elif"}
-_UNIT_WORDS = {"sec", "second", "min", "minute", "hour", "hr", "day", "week", "wk", "ms", "mins", "secs"}
-STATEMENT_WORDS = ("reply", "assign", "set", "convert", "ticket", "if", "switch", "let", "end")
-_LITERAL_WORDS = {"a number", "a string", "true, false or null", "'('", "'['", "'-'", "'not'", "'!'"}
-
-
-def syntax_diagnostic(err: Any, text: str, index: LineIndex, offset: int = 0,
-                      template: bool = False) -> Diagnostic:
-    pos = offset if offset else index.starts[err.line - 1] + err.col - 1
-    found_m = _TOKEN.match(text, pos) if pos < len(text) else None
-    found = found_m.group() if found_m else None
-    if found is None:  # at the end: point just after the last token
-        pos = len(text.rstrip())
-    expected: list[str] = []
-    for rule in err.expected_rules or []:
-        word = _describe(rule)
-        if template and word in ("';'", "the end"):
-            continue  # the separator of the batch parse, not the user's
-        if word not in expected:
-            expected.append(word)
-    help_ = None
-    words = {w.strip("'") for w in expected}
-    if {"reply", "if", "let"} <= words:
-        expected = [w for w in expected if w.strip("'") not in STATEMENT_WORDS and w != "'{'"] + ["a statement"]
-        help_ = "a statement starts with " + ", ".join(STATEMENT_WORDS) + " or '{'"
-    if "a string" in expected and "a name" in expected and "'('" in expected:
-        expected = ["an expression"] + [w for w in expected if w not in _LITERAL_WORDS and w != "a name"]
-    what = " or ".join(expected) if len(expected) <= 2 else ", ".join(expected[:-1]) + " or " + expected[-1]
-    found_txt = "end of file" if found is None else f"'{found}'"
-    previous = text[:pos].rstrip()
-    if found and found.lower().rstrip("s") in _UNIT_WORDS and previous[-1:].isdigit():
-        help_ = "write a duration as one word: 30s, 10m, 2h, 7d or 1w"
-    elif found and found.isidentifier() and found not in KEYWORDS:
-        keywords = [w.strip("'") for w in expected if w.strip("'") in KEYWORDS]
-        close = [_SLIPS[found]] if found in _SLIPS else difflib.get_close_matches(found, keywords, n=1, cutoff=0.75)
-        if close:
-            help_ = f"did you mean '{close[0]}'?"
-        elif "'event'" in expected and "'any'" in expected:
-            help_ = f"a rule starts with `on event {found} ->`"
-    if found in KEYWORDS and "a name" in expected:
-        help_ = f"'{found}' is a keyword and can't be a name; choose another name"
-    elif found == "=" and ("an operator" in expected or "'=='" in expected):
-        help_ = "compare with '==' (a single '=' only appears in let, set and segment)"
-    loc = index.loc(pos)
-    return make("E001", loc.line, loc.col, len(found or " "), help=help_, detail=f"expected {what}, found {found_txt}")
-
-
-_TOKEN = re.compile(r"[A-Za-z_0-9]+|\S")
-
+from .diagnostics import Diagnostic, SyntaxProblem, make
+from .source import STRAIGHT_QUOTES, MAX_NESTING, LineIndex, typographic_quote, decode_string, prescan
+from .syntax import with_depth, metamodel, syntax_diagnostic
 
 # --------------------------------------------------------------- text → IR
 
@@ -285,7 +26,7 @@ def parse(text: str, filename: str = "<string>") -> tuple[ir.Program, list[Diagn
     index = LineIndex(text)
     blanked = prescan(text, index)
     try:
-        model = _with_depth(lambda: metamodel().model_from_str(blanked))
+        model = with_depth(lambda: metamodel().model_from_str(blanked))
     except TextXSyntaxError as err:
         raise SyntaxProblem(syntax_diagnostic(err, text, index)) from None
     lower = _Lower(text, index, filename)
@@ -299,7 +40,7 @@ def parse_expression(text: str, start: int, index: LineIndex, source: str) -> ir
     from textx.exceptions import TextXSyntaxError
 
     try:
-        model = _with_depth(lambda: metamodel("Exprs").model_from_str(text))
+        model = with_depth(lambda: metamodel("Exprs").model_from_str(text))
     except TextXSyntaxError as err:
         sub = LineIndex(text)
         pos = sub.starts[err.line - 1] + err.col - 1
@@ -333,16 +74,6 @@ def _find_close(text: str, pos: int) -> int:
     return -1
 
 
-def _with_depth(fn: Any) -> Any:
-    # Arpeggio recurses once per grammar level; MAX_NESTING keeps this bounded.
-    old = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(old, 20000))
-    try:
-        return fn()
-    finally:
-        sys.setrecursionlimit(old)
-
-
 class _Lower:
     """Turns textX objects into IR nodes."""
 
@@ -367,7 +98,7 @@ class _Lower:
             starts[inner] = len(joined)
             joined += inner + "\n;"
         try:
-            model = _with_depth(lambda: metamodel("Exprs").model_from_str(joined[:-1]))
+            model = with_depth(lambda: metamodel("Exprs").model_from_str(joined[:-1]))
             parsed = dict(zip(texts, model.exprs)) if len(model.exprs) == len(texts) else None
         except TextXSyntaxError:
             parsed = None
@@ -509,12 +240,12 @@ class _Lower:
                                            help="close it with '}}', or write a literal '{{' as {{ \"{{\" }}"))
                     return ir.Template(loc, parts)
                 inner = value[i + 2 : close]
-                quote = _typographic_quote(inner)
+                quote = typographic_quote(inner)
                 if not inner.strip():
                     self.diags.append(make("E123", at.line, at.col, 2, detail="'{{ }}' holds no expression"))
                 elif quote is not None:
                     at = self.index.loc(start + offsets[i + 2 + quote])
-                    self.diags.append(make("E002", at.line, at.col, quote=inner[quote], help=_STRAIGHT_QUOTES))
+                    self.diags.append(make("E002", at.line, at.col, quote=inner[quote], help=STRAIGHT_QUOTES))
                 else:
                     if text:
                         parts.append("".join(text))
@@ -674,4 +405,3 @@ class _Climb:
 
 _MAX_DURATION = 86400 * 999_999_999  # what datetime.timedelta holds
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-

@@ -17,8 +17,9 @@ def read_source(path: str | os.PathLike[str]) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        from .diagnostics import CompileError
-        from .parse import SyntaxProblem, decode_source
+        from ..lang.diagnostics import CompileError
+        from ..lang.diagnostics import SyntaxProblem
+        from ..lang.source import decode_source
 
         try:
             decode_source(data)
@@ -30,8 +31,8 @@ def read_source(path: str | os.PathLike[str]) -> str:
 
 
 def generate_or_raise(source: str, filename: str) -> str:
-    from .compiler import compile_source
-    from .diagnostics import CompileError
+    from .pipeline import compile_source
+    from ..lang.diagnostics import CompileError
 
     result = compile_source(source, filename)
     if result.code is None:

@@ -14,12 +14,12 @@ def main() -> None:
             pass
     try:
         if sys.argv[1:2] == ["run"]:
-            from .runner import fast_run
+            from .fast_run import fast_run
 
             code = fast_run(sys.argv[2:])
             if code is not None:
                 sys.exit(code)
-        from .cli import main as click_main
+        from .app import main as click_main
 
         click_main(prog_name="ppdsl")
     except KeyboardInterrupt:

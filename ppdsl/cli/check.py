@@ -1,0 +1,46 @@
+"""`ppdsl check`: every problem in .ppflow files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .common import FILE, echo_diagnostics
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=FILE)
+def check(files: tuple[Path, ...]) -> None:
+    """Check .ppflow files and report every problem in them.
+
+    Each problem is shown as FILE:LINE:COL: error[CODE]: message, with the
+    source line, a caret under the spot and a hint where one is known.
+    Exit status: 0 when there are no errors (warnings are allowed), 1 otherwise.
+
+    \b
+    Example:
+        ppdsl check examples/*.ppflow
+    """
+    from ..build.pipeline import Result, compile_source
+    from ..lang.diagnostics import CompileError, plural, printable, summary
+    from ..build.loader import read_source
+
+    failed = False
+    for path in files:
+        try:
+            source = read_source(path)
+            result = compile_source(source, str(path), emit=False)
+        except CompileError as exc:  # not UTF-8 text
+            source, result = exc.source, Result(str(path), exc.source, None, exc.diagnostics)
+        except OSError as exc:
+            raise click.UsageError(f"can't read {path}: {exc.strerror}")
+        echo_diagnostics(str(path), source, result.diagnostics, err=False)
+        if result.diagnostics:
+            click.echo(f"{printable(str(path))}: {summary(result.diagnostics)}")
+        else:
+            counts = f"{plural(result.flows, 'active flow')}, {plural(result.rules, 'rule')}"
+            click.echo(f"{printable(str(path))}: ok ({counts})")
+        failed |= any(d.is_error for d in result.diagnostics)
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,34 @@
+"""What the commands share: the FILE argument type, reading a source file,
+and printing diagnostics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from ..lang.diagnostics import Diagnostic
+
+FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def echo_diagnostics(filename: str, source: str, diags: list[Diagnostic], err: bool) -> None:
+    from ..lang.diagnostics import render
+
+    for d in diags:
+        click.echo(render(d, filename, source), err=err)
+
+
+def read_file(path: Path) -> str:
+    from ..lang.diagnostics import CompileError
+    from ..build.loader import read_source
+
+    try:
+        return read_source(path)
+    except CompileError as exc:
+        echo_diagnostics(str(path), exc.source, exc.diagnostics, err=True)
+        raise SystemExit(1)
+    except OSError as exc:
+        raise click.UsageError(f"can't read {path}: {exc.strerror}")

@@ -1,0 +1,81 @@
+"""State shared by the checker's passes, the `let` scope, and helpers for
+messages."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Optional
+
+from .. import ir
+from ..diagnostics import Diagnostic, make
+from ..ir import Ty
+from ..names import EVENT_VARS
+
+MAX_DEPTH = 100  # expression and statement nesting; keeps the generated Python compilable
+
+
+
+def suggest(name: str, candidates: Iterable[str], cutoff: float = 0.7) -> Optional[str]:
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=cutoff)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def listing(what: str, names: list[str]) -> Optional[str]:
+    if not names:
+        return None
+    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    return f"declared {what} are: {shown}"
+
+
+class Scope:
+    """`let` bindings visible in the rest of a block."""
+
+    def __init__(self, parent: Optional[Scope] = None):
+        self.parent = parent
+        self.names: dict[str, tuple[int, Ty]] = {}
+
+    def lookup(self, name: str) -> Optional[tuple[int, Ty]]:
+        scope: Optional[Scope] = self
+        while scope:
+            if name in scope.names:
+                return scope.names[name]
+            scope = scope.parent
+        return None
+
+    def visible(self) -> list[str]:
+        out: list[str] = []
+        scope: Optional[Scope] = self
+        while scope:
+            out += scope.names
+            scope = scope.parent
+        return out
+
+
+class CheckerBase:
+    def __init__(self, program: ir.Program, event_vars: Optional[dict[str, Ty]] = None,
+                 trust_numbers: bool = False):
+        """`event_vars` narrows the current-event names (a standalone condition
+        has only `now`); `trust_numbers` types visitor numbers as `sure`, for
+        the guarded fast path of ppdsl.condition."""
+        self.p = program
+        self.event_vars = EVENT_VARS if event_vars is None else event_vars
+        self.trust_numbers = trust_numbers
+        self.diags: list[Diagnostic] = []
+        self.events_by_name = {e.name: e for e in program.events}
+        self.events_by_seq = {e.seq: e for e in program.events}
+        self.agents = {a.name for a in program.agents}
+        self.groups = {g.name for g in program.groups}
+        self.fields = {f.name: f for f in program.fields}
+        self.segments = {s.name: s for s in program.segments}
+        self.used: set[tuple[str, str]] = set()
+        self.segment_types: dict[str, Optional[Ty]] = {}
+        self.segment_stack: list[str] = []
+        self.rule_seqs: set[int] = set()  # the events that trigger the rule being checked
+        self.next_slot = 0
+
+    def error(self, code: str, loc: ir.Loc, help: Optional[str] = None, **args: object) -> None:
+        self.diags.append(make(code, loc.line, loc.col, loc.length, help=help, **args))
+
+    def expr(self, e: ir.Expr, scope: Scope, depth: int = 0) -> Ty:
+        raise NotImplementedError  # the types pass

@@ -1,0 +1,134 @@
+"""The grammar and its syntax errors: loading grammar/ppflow.tx into a textX
+metamodel, and turning textX's "expected ..." into a readable diagnostic."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import sys
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .diagnostics import Diagnostic, make
+from .source import LineIndex
+
+KEYWORDS = frozenset(
+    "event uuid agent group field segment flow priority inactive on any if elif else switch "
+    "case default reply assign set let convert ticket end failure and or not in true false "
+    "null True False TRUE FALSE None".split()
+)
+
+
+def grammar_text() -> str:
+    """The grammar ships inside the package; in a checkout it lives in grammar/."""
+    packaged = resources.files("ppdsl").joinpath("grammar/ppflow.tx")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parents[2] / "grammar" / "ppflow.tx").read_text(encoding="utf-8")
+
+
+_COMMENT_RULE = "Comment: /#[^\\n]*/;"
+
+
+@cache
+def metamodel(root: str = "Program") -> Any:
+    """The textX metamodel. `root="Exprs"` reads template expressions instead
+    of a file: one or more expressions separated by ';'."""
+    from textx import metamodel_from_str
+
+    # comments are blanked by prescan() (the Comment rule serves `textx check`)
+    text = grammar_text().replace(_COMMENT_RULE, "")
+    if root == "Exprs":
+        text = "Exprs: exprs+=Expr[';'];\n" + text
+    return metamodel_from_str(text, autokwd=True, memoization=False)
+
+
+# --------------------------------------------------------------- syntax errors
+
+_WORDS = {"IntTok": "a number", "SignedInt": "a number", "StringTok": "a string", "Name": "a name",
+          "NumberLit": "a number", "WordLit": "true, false or null", "BinaryOp": "an operator"}
+
+
+def _describe(rule: Any) -> str:
+    name = getattr(rule, "rule_name", "")
+    if name == "EOF" or type(rule).__name__ == "EndOfFile":
+        return "the end"
+    if name in _WORDS:
+        return _WORDS[name]
+    match = getattr(rule, "to_match", "")
+    if match.startswith("(?!(event"):
+        return "a name"
+    if match.startswith("[0-9]"):
+        return "a number"
+    if match.startswith("(true"):
+        return "true, false or null"
+    if match.startswith("(or|and)"):
+        return "an operator"
+    if match.startswith(("not\\b", "(not\\b")):
+        return "'not'"
+    if match == "!(?!=)":
+        return "'!'"
+    return f"'{match}'"
+
+
+_SLIPS = {"elseif": "elif", "elsif": "elif", "else_if": "elif"}
+_UNIT_WORDS = {"sec", "second", "min", "minute", "hour", "hr", "day", "week", "wk", "ms", "mins", "secs"}
+STATEMENT_WORDS = ("reply", "assign", "set", "convert", "ticket", "if", "switch", "let", "end")
+_LITERAL_WORDS = {"a number", "a string", "true, false or null", "'('", "'['", "'-'", "'not'", "'!'"}
+
+
+def syntax_diagnostic(err: Any, text: str, index: LineIndex, offset: int = 0,
+                      template: bool = False) -> Diagnostic:
+    pos = offset if offset else index.starts[err.line - 1] + err.col - 1
+    found_m = _TOKEN.match(text, pos) if pos < len(text) else None
+    found = found_m.group() if found_m else None
+    if found is None:  # at the end: point just after the last token
+        pos = len(text.rstrip())
+    expected: list[str] = []
+    for rule in err.expected_rules or []:
+        word = _describe(rule)
+        if template and word in ("';'", "the end"):
+            continue  # the separator of the batch parse, not the user's
+        if word not in expected:
+            expected.append(word)
+    help_ = None
+    words = {w.strip("'") for w in expected}
+    if {"reply", "if", "let"} <= words:
+        expected = [w for w in expected if w.strip("'") not in STATEMENT_WORDS and w != "'{'"] + ["a statement"]
+        help_ = "a statement starts with " + ", ".join(STATEMENT_WORDS) + " or '{'"
+    if "a string" in expected and "a name" in expected and "'('" in expected:
+        expected = ["an expression"] + [w for w in expected if w not in _LITERAL_WORDS and w != "a name"]
+    what = " or ".join(expected) if len(expected) <= 2 else ", ".join(expected[:-1]) + " or " + expected[-1]
+    found_txt = "end of file" if found is None else f"'{found}'"
+    previous = text[:pos].rstrip()
+    if found and found.lower().rstrip("s") in _UNIT_WORDS and previous[-1:].isdigit():
+        help_ = "write a duration as one word: 30s, 10m, 2h, 7d or 1w"
+    elif found and found.isidentifier() and found not in KEYWORDS:
+        keywords = [w.strip("'") for w in expected if w.strip("'") in KEYWORDS]
+        close = [_SLIPS[found]] if found in _SLIPS else difflib.get_close_matches(found, keywords, n=1, cutoff=0.75)
+        if close:
+            help_ = f"did you mean '{close[0]}'?"
+        elif "'event'" in expected and "'any'" in expected:
+            help_ = f"a rule starts with `on event {found} ->`"
+    if found in KEYWORDS and "a name" in expected:
+        help_ = f"'{found}' is a keyword and can't be a name; choose another name"
+    elif found == "=" and ("an operator" in expected or "'=='" in expected):
+        help_ = "compare with '==' (a single '=' only appears in let, set and segment)"
+    loc = index.loc(pos)
+    return make("E001", loc.line, loc.col, len(found or " "), help=help_, detail=f"expected {what}, found {found_txt}")
+
+
+_TOKEN = re.compile(r"[A-Za-z_0-9]+|\S")
+
+
+def with_depth(fn: Any) -> Any:
+    # Arpeggio recurses once per grammar level; MAX_NESTING keeps this bounded.
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 20000))
+    try:
+        return fn()
+    finally:
+        sys.setrecursionlimit(old)
+
