@@ -93,8 +93,15 @@ def handle(payload: dict, visitor: dict | None = None) -> dict:
             text = f"Hi {'' if who is None else who}, shall we book a demo?"
             actions.append({"flow": "lead_routing", "line": 13, "type": "reply", "agent": "agent_a", "text": text})
         else:
-            actions.append({"flow": "lead_routing", "line": 15, "type": "reply", "agent": "agent_b",
-                            "text": "Hello! Anything I can help you with?"})
+            actions.append(
+                {
+                    "flow": "lead_routing",
+                    "line": 15,
+                    "type": "reply",
+                    "agent": "agent_b",
+                    "text": "Hello! Anything I can help you with?",
+                }
+            )
     return {
         "event": {"seq": found, "name": NAMES[found], "uuid": UUIDS[found], "count": count, "time": when},
         "actions": actions,

@@ -43,9 +43,7 @@ RULE_ENGINE_EXPR = CONDITION
 JSON_LOGIC_RULE: dict[str, Any] = {"and": [{">": [{"var": [k, 0]}, 8]} for k in KEYS]}
 CEL_EXPR = "event_count_2 > 8 && event_count_3 > 8"
 BUSINESS_RULE: dict[str, Any] = {
-    "conditions": {
-        "all": [{"name": k, "operator": "greater_than", "value": 8} for k in KEYS]
-    },
+    "conditions": {"all": [{"name": k, "operator": "greater_than", "value": 8} for k in KEYS]},
     "actions": [],
 }
 
@@ -121,8 +119,7 @@ FACTORIES: dict[str, tuple[str, Callable[[], Predicate]]] = {
 
 _DESCRIPTIONS: dict[str, str] = {
     "zen-engine": f"zen.compile_expression({ZEN_EXPR!r}).evaluate(visitor)",
-    "rule-engine": f"rule_engine.Rule({RULE_ENGINE_EXPR!r}, "
-    "context=Context(default_value=0)).matches(visitor)",
+    "rule-engine": f"rule_engine.Rule({RULE_ENGINE_EXPR!r}, context=Context(default_value=0)).matches(visitor)",
     "json-logic": f"json_logic.jsonLogic({JSON_LOGIC_RULE!r}, visitor)",
     "cel": f"cel.compile({CEL_EXPR!r}).execute({{**zeros, **visitor}})",
     "business-rules": f"business_rules.run_all([{BUSINESS_RULE!r}], "

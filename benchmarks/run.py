@@ -41,14 +41,25 @@ import ppdsl  # noqa: E402
 from ppdsl.build.pipeline import compile_source  # noqa: E402
 
 LEAD = ROOT / "examples" / "lead_routing.ppflow"
-VISITOR = {"user_fullname": "Li Lei", "user_email": "li.lei@example.com",
-           "event_count_2": 8, "event_first_time_2": "2026-11-20T08:00:00Z",
-           "event_last_time_2": "2026-11-24T17:30:00Z", "event_last_data_2": '{"plan":"pro"}',
-           "event_count_3": 9, "event_first_time_3": "2026-11-21T09:00:00Z",
-           "event_last_time_3": "2026-11-24T18:00:00Z"}
-PAYLOAD = {"track_event": {"event_name": "view_pricing", "event_uuid": "0b8e2c1d-3f4a-4b5c-8d6e-7f8091a2b3c4",
-                           "event_data": {"plan": "enterprise", "page_url": "/pricing"},
-                           "event_timestamp": 1795593600}}
+VISITOR = {
+    "user_fullname": "Li Lei",
+    "user_email": "li.lei@example.com",
+    "event_count_2": 8,
+    "event_first_time_2": "2026-11-20T08:00:00Z",
+    "event_last_time_2": "2026-11-24T17:30:00Z",
+    "event_last_data_2": '{"plan":"pro"}',
+    "event_count_3": 9,
+    "event_first_time_3": "2026-11-21T09:00:00Z",
+    "event_last_time_3": "2026-11-24T18:00:00Z",
+}
+PAYLOAD = {
+    "track_event": {
+        "event_name": "view_pricing",
+        "event_uuid": "0b8e2c1d-3f4a-4b5c-8d6e-7f8091a2b3c4",
+        "event_data": {"plan": "enterprise", "page_url": "/pricing"},
+        "event_timestamp": 1795593600,
+    }
+}
 CONDITION_VISITOR = {"event_count_2": 9, "event_count_3": 12, "user_fullname": "Li Lei"}
 
 
@@ -68,10 +79,14 @@ def bench_event(quick: bool) -> list[tuple[str, float, str]]:
     rules = ppdsl.load(LEAD)
     for visitor in (VISITOR, {}, {**VISITOR, "event_count_2": 20}):
         assert rules.handle(PAYLOAD, visitor) == handwritten.handle(PAYLOAD, visitor), "results differ"
-    times = interleaved({
-        "ppdsl handle": (rules.handle, (PAYLOAD, VISITOR)),
-        "hand-written": (handwritten.handle, (PAYLOAD, VISITOR)),
-    }, number=2000, rounds=5 if quick else 25)
+    times = interleaved(
+        {
+            "ppdsl handle": (rules.handle, (PAYLOAD, VISITOR)),
+            "hand-written": (handwritten.handle, (PAYLOAD, VISITOR)),
+        },
+        number=2000,
+        rounds=5 if quick else 25,
+    )
     base = times["hand-written"]
     return [(name, t, f"{t / base:.2f}") for name, t in times.items()]
 
@@ -88,15 +103,21 @@ def bench_condition(quick: bool) -> tuple[list[tuple[str, float, str]], dict[str
         for v, want in ((CONDITION_VISITOR, True), ({"event_count_2": 9, "event_count_3": 3}, False), ({}, False)):
             assert bool(fn(v)) is want, f"{name} gives {fn(v)!r} for {v}"
     v = CONDITION_VISITOR
-    times = interleaved({name: (fn, (v,)) for name, fn in cands.items()},
-                        number=2000 if quick else 20000, rounds=5 if quick else 41)
+    times = interleaved(
+        {name: (fn, (v,)) for name, fn in cands.items()}, number=2000 if quick else 20000, rounds=5 if quick else 41
+    )
     hand_t = times["hand-written"]
     rows = [(name, t, f"{t / hand_t:.2f}") for name, t in sorted(times.items(), key=lambda kv: kv[1])]
     peer_times = {n: t for n, t in times.items() if n not in ("ppdsl compile_condition", "hand-written")}
     if peer_times:
         fastest = min(peer_times, key=peer_times.get)  # type: ignore[arg-type]
-        rows.append((f"ppdsl / fastest peer ({fastest})", times["ppdsl compile_condition"],
-                     f"{times['ppdsl compile_condition'] / peer_times[fastest]:.3f}"))
+        rows.append(
+            (
+                f"ppdsl / fastest peer ({fastest})",
+                times["ppdsl compile_condition"],
+                f"{times['ppdsl compile_condition'] / peer_times[fastest]:.3f}",
+            )
+        )
     return rows, skipped
 
 
@@ -178,8 +199,10 @@ def main() -> int:
     print("CLI ...", file=sys.stderr)
     sections.append(("CLI latency", "ratio to python -c pass", bench_cli(args.quick)))
 
-    machine = (f"{platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "
-               f"{os.cpu_count()} cores; ppdsl {ppdsl.__version__}")
+    machine = (
+        f"{platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "
+        f"{os.cpu_count()} cores; ppdsl {ppdsl.__version__}"
+    )
     versions = {k: v for k, v in peers.versions().items() if v}
     out = [f"machine: {machine}", f"peers: {json.dumps(versions)}"]
     if skipped:

@@ -43,7 +43,14 @@ def cli():
     """Run the installed `ppdsl` command: cli("check", path) -> CompletedProcess."""
 
     def run(*args: object, cwd: Path | None = None, input: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([*ppdsl_command(), *map(str, args)], capture_output=True, text=True,
-                              cwd=cwd, input=input, timeout=120, env={**os.environ, "PYTHONIOENCODING": "utf-8"})
+        return subprocess.run(
+            [*ppdsl_command(), *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            input=input,
+            timeout=120,
+            env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        )
 
     return run

@@ -9,8 +9,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_quick_benchmark_run_reports_every_section(tmp_path):
     out = tmp_path / "results.md"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--markdown", str(out)],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--markdown", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     for section in ("Whole event", "Condition alone", "Compile time", "CLI latency"):
         assert section in proc.stdout

@@ -49,13 +49,16 @@ def test_first_load_fills_the_cache_and_the_second_hits_it(tmp_path, cache_dir, 
 def test_a_hit_imports_neither_textx_nor_jinja2(tmp_path, cache_dir):
     path = write(tmp_path, FLOW)
     ppdsl.load(path)
-    probe = ("import sys, json, ppdsl; r = ppdsl.load(sys.argv[1]); "
-             "print(json.dumps([m for m in ('textx', 'jinja2', 'arpeggio', 'ppdsl.lang.check', 'click') if m in sys.modules]))")
+    probe = (
+        "import sys, json, ppdsl; r = ppdsl.load(sys.argv[1]); "
+        "print(json.dumps([m for m in ('textx', 'jinja2', 'arpeggio', 'ppdsl.lang.check', 'click') if m in sys.modules]))"
+    )
     env = {**os.environ, "PPDSL_CACHE_DIR": str(cache_dir)}
     # cwd=tmp_path: `python -c` puts the working directory first on sys.path,
     # and from the checkout it would import the source tree instead of this ppdsl
-    out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, env=env,
-                         check=True, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, env=env, check=True, cwd=tmp_path
+    )
     assert json.loads(out.stdout) == []
 
 

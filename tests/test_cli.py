@@ -42,14 +42,19 @@ VISITOR = {
     "event_count_2": 8,
     "event_first_time_2": "2026-11-20T08:00:00Z",
     "event_last_time_2": "2026-11-24T17:30:00Z",
-    "event_last_data_2": "{\"plan\":\"pro\"}",
+    "event_last_data_2": '{"plan":"pro"}',
     "event_count_3": 9,
     "event_first_time_3": "2026-11-21T09:00:00Z",
     "event_last_time_3": "2026-11-24T18:00:00Z",
 }
 
-HOT_REPLY = {"flow": "lead_routing", "line": 12, "type": "reply", "agent": "agent_a",
-             "text": "Hi Li Lei, shall we book a demo?"}
+HOT_REPLY = {
+    "flow": "lead_routing",
+    "line": 12,
+    "type": "reply",
+    "agent": "agent_a",
+    "text": "Hi Li Lei, shall we book a demo?",
+}
 
 FAILING = """\
 agent agent_a
@@ -112,11 +117,22 @@ def test_run_json_with_event_data_and_no_visitor(cli, lead):
     time_text = "2026-11-25T08:00:00.500000Z"
     assert result == {
         "event": {"seq": 2, "name": "view_pricing", "uuid": PRICING_UUID, "count": 1, "time": time_text},
-        "actions": [{"flow": "lead_routing", "line": 14, "type": "reply", "agent": "agent_b",
-                     "text": "Hello! Anything I can help you with?"}],
+        "actions": [
+            {
+                "flow": "lead_routing",
+                "line": 14,
+                "type": "reply",
+                "agent": "agent_b",
+                "text": "Hello! Anything I can help you with?",
+            }
+        ],
         "failed": [],
-        "visitor": {"event_count_2": 1, "event_first_time_2": time_text, "event_last_time_2": time_text,
-                    "event_last_data_2": '{"plan":"企业"}'},
+        "visitor": {
+            "event_count_2": 1,
+            "event_first_time_2": time_text,
+            "event_last_time_2": time_text,
+            "event_last_data_2": '{"plan":"企业"}',
+        },
     }
 
 
@@ -148,20 +164,22 @@ def test_event_spec_forms(cli, lead, visitor_file, tmp_path, form):
 
 def test_bare_seq_in_a_file_without_declarations(cli, tmp_path):
     path = tmp_path / "oneliner.ppflow"
-    path.write_text("on event 1,2 -> if count(2)>8 and count(3)>8 reply agent_a else reply agent_b\n",
-                    encoding="utf-8")
+    path.write_text("on event 1,2 -> if count(2)>8 and count(3)>8 reply agent_a else reply agent_b\n", encoding="utf-8")
     result = run_json(cli, path, "--event", "2", "--at", str(T0))
     assert result["event"] == {"seq": 2, "name": None, "uuid": None, "count": 1, "time": T0_ISO}
     assert result["actions"] == [{"flow": "main", "line": 1, "type": "reply", "agent": "agent_b", "text": None}]
 
 
-@pytest.mark.parametrize("at,expected", [
-    (T0_ISO, T0_ISO),
-    ("2026-11-25T16:00:00+08:00", T0_ISO),
-    (str(T0), T0_ISO),
-    (f"{T0}.5", "2026-11-25T08:00:00.500000Z"),
-    ("2026-11-25T08:00:00.250000Z", "2026-11-25T08:00:00.250000Z"),
-])
+@pytest.mark.parametrize(
+    "at,expected",
+    [
+        (T0_ISO, T0_ISO),
+        ("2026-11-25T16:00:00+08:00", T0_ISO),
+        (str(T0), T0_ISO),
+        (f"{T0}.5", "2026-11-25T08:00:00.500000Z"),
+        ("2026-11-25T08:00:00.250000Z", "2026-11-25T08:00:00.250000Z"),
+    ],
+)
 def test_at_gives_the_time_of_an_event_without_one(cli, lead, at, expected):
     result = run_json(cli, lead, "--event", "click", "--at", at)
     assert result["event"]["time"] == expected
@@ -191,8 +209,9 @@ def test_save_writes_the_updated_visitor(cli, lead, visitor_file):
     first = run_json(cli, lead, "--event", "view_pricing", "--at", T0_ISO, "--visitor", visitor_file, "--save")
     assert json.loads(visitor_file.read_text(encoding="utf-8")) == first["visitor"]
     assert first["visitor"]["event_count_2"] == 9
-    second = run_json(cli, lead, "--event", "view_pricing", "--at", "2026-11-25T09:00:00Z",
-                      "--visitor", visitor_file, "--save")
+    second = run_json(
+        cli, lead, "--event", "view_pricing", "--at", "2026-11-25T09:00:00Z", "--visitor", visitor_file, "--save"
+    )
     assert second["event"]["count"] == 10
     saved = json.loads(visitor_file.read_text(encoding="utf-8"))
     assert saved == second["visitor"]
@@ -358,8 +377,17 @@ def test_save_without_visitor_exits_2(cli, lead):
 def test_event_data_with_a_lone_surrogate_never_gives_a_traceback(cli, lead, visitor_file):
     """JSON allows "\\ud800"; whatever ppdsl decides, --save must not crash half-way."""
     before = visitor_file.read_bytes()
-    proc = cli("run", lead, "--event", '{"event_name": "click", "event_data": "\\ud800"}',
-               "--visitor", visitor_file, "--save", "--at", T0_ISO)
+    proc = cli(
+        "run",
+        lead,
+        "--event",
+        '{"event_name": "click", "event_data": "\\ud800"}',
+        "--visitor",
+        visitor_file,
+        "--save",
+        "--at",
+        T0_ISO,
+    )
     assert "Traceback" not in proc.stderr
     assert proc.returncode in (0, 1, 2)
     if proc.returncode != 0:
@@ -437,13 +465,16 @@ print(json.dumps({"result": result, "events": {str(k): v for k, v in rules.EVENT
 """
 
 
-@pytest.mark.parametrize("which,event,fail", [
-    ("lead", {"track_event": {"event_name": "view_pricing", "event_timestamp": T0}}, []),
-    ("lead", {"event_uuid": PRICING_UUID, "event_data": {"plan": "pro"}, "event_timestamp": T0 + 1.5}, []),
-    ("lead", {"event_seq": 3, "event_timestamp": T0}, []),
-    ("failing", {"event_seq": 1, "event_timestamp": T0}, ["agent_a", "sales"]),
-    ("failing", {"event_seq": 2, "event_timestamp": T0}, ["agent_a"]),
-])
+@pytest.mark.parametrize(
+    "which,event,fail",
+    [
+        ("lead", {"track_event": {"event_name": "view_pricing", "event_timestamp": T0}}, []),
+        ("lead", {"event_uuid": PRICING_UUID, "event_data": {"plan": "pro"}, "event_timestamp": T0 + 1.5}, []),
+        ("lead", {"event_seq": 3, "event_timestamp": T0}, []),
+        ("failing", {"event_seq": 1, "event_timestamp": T0}, ["agent_a", "sales"]),
+        ("failing", {"event_seq": 2, "event_timestamp": T0}, ["agent_a"]),
+    ],
+)
 def test_compiled_module_runs_isolated_and_agrees_with_run(cli, tmp_path, which, event, fail):
     source = tmp_path / f"{which}.ppflow"
     source.write_text(LEAD if which == "lead" else FAILING, encoding="utf-8")
@@ -457,7 +488,11 @@ def test_compiled_module_runs_isolated_and_agrees_with_run(cli, tmp_path, which,
     visitor = VISITOR if which == "lead" else {"user_fullname": "x"}
     isolated = subprocess.run(
         [sys.executable, "-I", "-S", str(runner), str(out), json.dumps(event), json.dumps(visitor), json.dumps(fail)],
-        capture_output=True, text=True, cwd=tmp_path / "compiled", timeout=60)
+        capture_output=True,
+        text=True,
+        cwd=tmp_path / "compiled",
+        timeout=60,
+    )
     assert isolated.returncode == 0, isolated.stderr
     module = json.loads(isolated.stdout)
     assert module["foreign"] == []
@@ -469,23 +504,29 @@ def test_compiled_module_runs_isolated_and_agrees_with_run(cli, tmp_path, which,
     assert module["result"] == via_run
 
     if which == "lead":
-        assert module["events"]["1"] == {"name": "click", "uuid": "6f1c7a52-0d0e-4a43-9a51-1d2f3e4c5b6a",
-                                         "description": "Any click on the page"}
+        assert module["events"]["1"] == {
+            "name": "click",
+            "uuid": "6f1c7a52-0d0e-4a43-9a51-1d2f3e4c5b6a",
+            "description": "Any click on the page",
+        }
         assert set(module["events"]) == {"1", "2", "3"}
 
 
 def test_compiled_module_rejects_like_run(cli, lead, tmp_path):
     out = tmp_path / "rules_module.py"
     assert cli("compile", lead, "-o", out).returncode == 0
-    script = ("import importlib.util, json, sys\n"
-              "spec = importlib.util.spec_from_file_location('rules', sys.argv[1])\n"
-              "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
-              "v = {'event_count_1': 1}\n"
-              "try:\n    m.handle(json.loads(sys.argv[2]), v)\n"
-              "except ValueError as e:\n    print(json.dumps([str(e), v]))\n")
+    script = (
+        "import importlib.util, json, sys\n"
+        "spec = importlib.util.spec_from_file_location('rules', sys.argv[1])\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "v = {'event_count_1': 1}\n"
+        "try:\n    m.handle(json.loads(sys.argv[2]), v)\n"
+        "except ValueError as e:\n    print(json.dumps([str(e), v]))\n"
+    )
     payload = json.dumps({"event_name": "click", "event_timestamp": -3})
-    isolated = subprocess.run([sys.executable, "-I", "-S", "-c", script, str(out), payload],
-                              capture_output=True, text=True, timeout=60)
+    isolated = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script, str(out), payload], capture_output=True, text=True, timeout=60
+    )
     assert isolated.returncode == 0, isolated.stderr
     message, visitor = json.loads(isolated.stdout)
     assert visitor == {"event_count_1": 1}

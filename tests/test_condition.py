@@ -10,17 +10,20 @@ import ppdsl
 SEED = "count(2)>8 and count(3)>8"
 
 
-@pytest.mark.parametrize("visitor, expected", [
-    ({"event_count_2": 9, "event_count_3": 12}, True),
-    ({"event_count_2": 9, "event_count_3": 8}, False),
-    ({"event_count_2": 9}, False),  # a missing count is 0
-    ({}, False),
-    # values of the wrong type make comparisons false, never raise
-    ({"event_count_2": "9", "event_count_3": 12}, False),
-    ({"event_count_2": True, "event_count_3": 12}, False),
-    ({"event_count_2": None, "event_count_3": 12}, False),
-    ({"event_count_2": [9], "event_count_3": 12}, False),
-])
+@pytest.mark.parametrize(
+    "visitor, expected",
+    [
+        ({"event_count_2": 9, "event_count_3": 12}, True),
+        ({"event_count_2": 9, "event_count_3": 8}, False),
+        ({"event_count_2": 9}, False),  # a missing count is 0
+        ({}, False),
+        # values of the wrong type make comparisons false, never raise
+        ({"event_count_2": "9", "event_count_3": 12}, False),
+        ({"event_count_2": True, "event_count_3": 12}, False),
+        ({"event_count_2": None, "event_count_3": 12}, False),
+        ({"event_count_2": [9], "event_count_3": 12}, False),
+    ],
+)
 def test_the_seed_condition(visitor, expected):
     assert ppdsl.compile_condition(SEED)(visitor) is expected
 
@@ -32,23 +35,26 @@ def test_and_or_return_operands_as_in_python():
     assert greet({"user_fullname": ""}) == "there"
 
 
-@pytest.mark.parametrize("text, visitor, expected", [
-    ("user_web_sessions + 1", {"user_web_sessions": 2}, 3),
-    ("user_web_sessions + 1", {"user_web_sessions": "2"}, None),  # wrong type: arithmetic is null
-    ("user_web_sessions + 1", {}, None),  # null
-    ("user_web_sessions / 0", {"user_web_sessions": 2}, None),
-    ("user_web_sessions == null", {}, True),
-    ("user_web_sessions > 1", {}, False),
-    ("extra_field_plan.tier == 'gold'", {"extra_field_plan": {"tier": "gold"}}, True),
-    ("extra_field_plan.tier", {"extra_field_plan": "flat"}, None),
-    ("1 < count(2) <= 8", {"event_count_2": 8}, True),
-    ("1 < count(2) <= 8", {"event_count_2": 9}, False),
-    ("'vip' in lower(customer_user_type)", {"customer_user_type": "VIP customer"}, True),
-    ("matches(page_url, '/pricing$')", {"page_url": "https://a.b/pricing"}, True),
-    ("matches(page_url, '/pricing$')", {"page_url": 5}, False),
-    ("int(user_city)", {"user_city": "12"}, 12),
-    ("int(user_city)", {"user_city": "x"}, None),
-])
+@pytest.mark.parametrize(
+    "text, visitor, expected",
+    [
+        ("user_web_sessions + 1", {"user_web_sessions": 2}, 3),
+        ("user_web_sessions + 1", {"user_web_sessions": "2"}, None),  # wrong type: arithmetic is null
+        ("user_web_sessions + 1", {}, None),  # null
+        ("user_web_sessions / 0", {"user_web_sessions": 2}, None),
+        ("user_web_sessions == null", {}, True),
+        ("user_web_sessions > 1", {}, False),
+        ("extra_field_plan.tier == 'gold'", {"extra_field_plan": {"tier": "gold"}}, True),
+        ("extra_field_plan.tier", {"extra_field_plan": "flat"}, None),
+        ("1 < count(2) <= 8", {"event_count_2": 8}, True),
+        ("1 < count(2) <= 8", {"event_count_2": 9}, False),
+        ("'vip' in lower(customer_user_type)", {"customer_user_type": "VIP customer"}, True),
+        ("matches(page_url, '/pricing$')", {"page_url": "https://a.b/pricing"}, True),
+        ("matches(page_url, '/pricing$')", {"page_url": 5}, False),
+        ("int(user_city)", {"user_city": "12"}, 12),
+        ("int(user_city)", {"user_city": "x"}, None),
+    ],
+)
 def test_types_and_null_semantics(text, visitor, expected):
     assert ppdsl.compile_condition(text)(visitor) == expected
 
@@ -79,14 +85,17 @@ def test_the_visitor_is_not_modified():
     assert visitor == {"event_count_2": 9, "event_count_3": 12}
 
 
-@pytest.mark.parametrize("text, code", [
-    ("count(2) > '8'", "E124"),
-    ("track_event_seq == 1", "E101"),
-    ("count(9) > 1", "E109"),
-    ("__import__('os')", "E102"),
-    ("count(2) >", "E001"),
-    ("matches(page_url, user_city)", "E121"),
-])
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("count(2) > '8'", "E124"),
+        ("track_event_seq == 1", "E101"),
+        ("count(9) > 1", "E109"),
+        ("__import__('os')", "E102"),
+        ("count(2) >", "E001"),
+        ("matches(page_url, user_city)", "E121"),
+    ],
+)
 def test_errors_raise_compile_error_with_diagnostics(text, code):
     with pytest.raises(ppdsl.CompileError) as info:
         ppdsl.compile_condition(text)

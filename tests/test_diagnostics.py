@@ -23,8 +23,9 @@ from ppdsl.cli.app import main
 
 CORPUS = Path(__file__).resolve().parent / "cases" / "diagnostics"
 CASE_FILES = sorted(CORPUS.glob("*.ppflow"))
-HEADLINE = re.compile(r"^(?P<file>[^\n]+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning)\[(?P<code>[EW]\d{3})\]: ",
-                      re.M)
+HEADLINE = re.compile(
+    r"^(?P<file>[^\n]+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning)\[(?P<code>[EW]\d{3})\]: ", re.M
+)
 
 
 def check_in(folder: Path, *args: str, monkeypatch: pytest.MonkeyPatch):
@@ -174,14 +175,20 @@ def _textx_command() -> list[str] | None:
 def test_textx_check_runs_the_ppdsl_checker():
     textx = _textx_command()
     assert textx is not None
-    good = subprocess.run([*textx, "check", "ok_full_example.ppflow"], cwd=CORPUS,
-                          capture_output=True, text=True, timeout=120)
+    good = subprocess.run(
+        [*textx, "check", "ok_full_example.ppflow"], cwd=CORPUS, capture_output=True, text=True, timeout=120
+    )
     assert good.returncode == 0, good.stdout + good.stderr
     # a syntax error, and a file that parses but fails the semantic checks
     for name in ("e001_missing_arrow.ppflow", "e103_event_name_did_you_mean.ppflow"):
         bad = subprocess.run([*textx, "check", name], cwd=CORPUS, capture_output=True, text=True, timeout=120)
         assert bad.returncode != 0, f"textx check {name} passed:\n{bad.stdout}{bad.stderr}"
         assert "Traceback" not in bad.stderr
-    semantic = subprocess.run([*textx, "check", "e103_event_name_did_you_mean.ppflow"], cwd=CORPUS,
-                              capture_output=True, text=True, timeout=120)
+    semantic = subprocess.run(
+        [*textx, "check", "e103_event_name_did_you_mean.ppflow"],
+        cwd=CORPUS,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "sigup" in semantic.stdout + semantic.stderr

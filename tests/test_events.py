@@ -62,14 +62,17 @@ def wrap(**fields):
 
 
 @pytest.mark.parametrize("wrapped", [True, False], ids=["track_event", "bare"])
-@pytest.mark.parametrize("ident,seq,name,uuid", [
-    ({"event_uuid": "u-pricing"}, 2, "view_pricing", "u-pricing"),
-    ({"event_name": "signup"}, 3, "signup", "u-signup"),
-    ({"event_seq": 1}, 1, "click", "u-click"),
-    ({"event_uuid": "u-click", "event_name": "click"}, 1, "click", "u-click"),
-    ({"event_uuid": "u-click", "event_name": "click", "event_seq": 1}, 1, "click", "u-click"),
-    ({"event_name": "view_pricing", "event_seq": 2}, 2, "view_pricing", "u-pricing"),
-])
+@pytest.mark.parametrize(
+    "ident,seq,name,uuid",
+    [
+        ({"event_uuid": "u-pricing"}, 2, "view_pricing", "u-pricing"),
+        ({"event_name": "signup"}, 3, "signup", "u-signup"),
+        ({"event_seq": 1}, 1, "click", "u-click"),
+        ({"event_uuid": "u-click", "event_name": "click"}, 1, "click", "u-click"),
+        ({"event_uuid": "u-click", "event_name": "click", "event_seq": 1}, 1, "click", "u-click"),
+        ({"event_name": "view_pricing", "event_seq": 2}, 2, "view_pricing", "u-pricing"),
+    ],
+)
 def test_event_is_resolved_by_uuid_name_or_seq(declared, wrapped, ident, seq, name, uuid):
     inner = {**ident, "event_timestamp": T0}
     result = declared.handle(wrap(**inner) if wrapped else inner)
@@ -77,12 +80,16 @@ def test_event_is_resolved_by_uuid_name_or_seq(declared, wrapped, ident, seq, na
     assert result["actions"][0]["text"].startswith(f"{seq}|{uuid}|1|")
 
 
-@pytest.mark.parametrize("ident", [
-    {"event_uuid": "u-click", "event_name": "signup"},
-    {"event_uuid": "u-click", "event_seq": 2},
-    {"event_name": "click", "event_seq": 3},
-    {"event_uuid": "u-click", "event_name": "click", "event_seq": 2},
-], ids=["uuid-name", "uuid-seq", "name-seq", "uuid-name-seq"])
+@pytest.mark.parametrize(
+    "ident",
+    [
+        {"event_uuid": "u-click", "event_name": "signup"},
+        {"event_uuid": "u-click", "event_seq": 2},
+        {"event_name": "click", "event_seq": 3},
+        {"event_uuid": "u-click", "event_name": "click", "event_seq": 2},
+    ],
+    ids=["uuid-name", "uuid-seq", "name-seq", "uuid-name-seq"],
+)
 @pytest.mark.parametrize("wrapped", [True, False], ids=["track_event", "bare"])
 def test_identifiers_of_different_events_are_rejected(declared, ident, wrapped):
     inner = {**ident, "event_timestamp": T0}
@@ -90,17 +97,21 @@ def test_identifiers_of_different_events_are_rejected(declared, ident, wrapped):
         declared.handle(wrap(**inner) if wrapped else inner)
 
 
-@pytest.mark.parametrize("ident", [
-    {"event_uuid": "no-such-uuid"},
-    {"event_name": "no_such_event"},
-    {"event_name": "Click"},
-    {"event_seq": 4},
-    {"event_seq": 0},
-    {"event_seq": 9},
-    {"event_seq": "1"},
-    {"event_seq": True},
-    {},
-], ids=["uuid", "name", "name-case", "seq-undeclared", "seq-0", "seq-9", "seq-string", "seq-bool", "nothing"])
+@pytest.mark.parametrize(
+    "ident",
+    [
+        {"event_uuid": "no-such-uuid"},
+        {"event_name": "no_such_event"},
+        {"event_name": "Click"},
+        {"event_seq": 4},
+        {"event_seq": 0},
+        {"event_seq": 9},
+        {"event_seq": "1"},
+        {"event_seq": True},
+        {},
+    ],
+    ids=["uuid", "name", "name-case", "seq-undeclared", "seq-0", "seq-9", "seq-string", "seq-bool", "nothing"],
+)
 def test_unknown_events_are_rejected(declared, ident):
     with pytest.raises(ValueError):
         declared.handle(wrap(**ident, event_timestamp=T0))
@@ -115,10 +126,19 @@ def test_file_without_declarations_accepts_seq_1_to_8(undeclared, seq):
     assert result["visitor"][f"event_count_{seq}"] == 1
 
 
-@pytest.mark.parametrize("ident", [
-    {"event_seq": 0}, {"event_seq": 9}, {"event_seq": -1}, {"event_seq": "2"},
-    {"event_name": "click"}, {"event_uuid": "u-click"}, {},
-], ids=["seq-0", "seq-9", "seq-neg", "seq-string", "name", "uuid", "nothing"])
+@pytest.mark.parametrize(
+    "ident",
+    [
+        {"event_seq": 0},
+        {"event_seq": 9},
+        {"event_seq": -1},
+        {"event_seq": "2"},
+        {"event_name": "click"},
+        {"event_uuid": "u-click"},
+        {},
+    ],
+    ids=["seq-0", "seq-9", "seq-neg", "seq-string", "name", "uuid", "nothing"],
+)
 def test_file_without_declarations_rejects_everything_but_seq(undeclared, ident):
     with pytest.raises(ValueError):
         undeclared.handle(wrap(**ident, event_timestamp=T0))
@@ -131,19 +151,23 @@ def compact(value) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-@pytest.mark.parametrize("data", [
-    {"plan": "pro", "seats": [1, 2.5, None, True]},
-    [1, "two", {"three": 3}],
-    "just text",
-    "Grüße, 你好",
-    42,
-    -1.5,
-    True,
-    False,
-    {},
-    [],
-    "",
-], ids=lambda d: type(d).__name__ + ":" + json.dumps(d)[:12])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"plan": "pro", "seats": [1, 2.5, None, True]},
+        [1, "two", {"three": 3}],
+        "just text",
+        "Grüße, 你好",
+        42,
+        -1.5,
+        True,
+        False,
+        {},
+        [],
+        "",
+    ],
+    ids=lambda d: type(d).__name__ + ":" + json.dumps(d)[:12],
+)
 def test_event_data_may_be_any_json_value(declared, data):
     result = declared.handle(wrap(event_name="click", event_data=data, event_timestamp=T0))
     text = compact(data)
@@ -156,8 +180,12 @@ def test_absent_event_data_is_null_not_the_text_null(declared, explicit_null):
     inner = {"event_name": "click", "event_timestamp": T0 + 60}
     if explicit_null:
         inner["event_data"] = None
-    visitor = {"event_count_1": 1, "event_first_time_1": T0_ISO, "event_last_time_1": T0_ISO,
-               "event_last_data_1": '{"old":1}'}
+    visitor = {
+        "event_count_1": 1,
+        "event_first_time_1": T0_ISO,
+        "event_last_time_1": T0_ISO,
+        "event_last_data_1": '{"old":1}',
+    }
     result = declared.handle(wrap(**inner), visitor)
     # exists(track_event_data) is false and the template prints null as nothing
     assert result["actions"][0]["text"] == "1|u-click|2|false|"
@@ -220,13 +248,16 @@ def test_event_data_limit_is_measured_on_the_compact_text(declared):
 # ----------------------------------------------------------------- event_timestamp
 
 
-@pytest.mark.parametrize("ts,expected", [
-    (T0, T0_ISO),
-    (0, "1970-01-01T00:00:00Z"),
-    (T0 + 0.25, "2026-11-25T08:00:00.250000Z"),
-    (float(T0), T0_ISO),
-    (10**11 - 1, iso(10**11 - 1)),
-])
+@pytest.mark.parametrize(
+    "ts,expected",
+    [
+        (T0, T0_ISO),
+        (0, "1970-01-01T00:00:00Z"),
+        (T0 + 0.25, "2026-11-25T08:00:00.250000Z"),
+        (float(T0), T0_ISO),
+        (10**11 - 1, iso(10**11 - 1)),
+    ],
+)
 def test_event_timestamp_int_or_float(declared, ts, expected):
     result = declared.handle(wrap(event_name="click", event_timestamp=ts))
     assert result["event"]["time"] == expected
@@ -244,18 +275,21 @@ def test_absent_event_timestamp_is_the_time_of_processing(declared):
     assert before - 1 <= when <= after + 1
 
 
-@pytest.mark.parametrize("ts,words", [
-    (-1, ["negative"]),
-    (-0.5, ["negative"]),
-    ("1795593600", ["number"]),
-    ("2026-11-25T08:00:00Z", ["number"]),
-    (True, ["number"]),
-    ([T0], ["number"]),
-    ({"seconds": T0}, ["number"]),
-    (10**11, ["millisecond"]),
-    (1e11, ["millisecond"]),
-    (T0 * 1000, ["millisecond"]),
-])
+@pytest.mark.parametrize(
+    "ts,words",
+    [
+        (-1, ["negative"]),
+        (-0.5, ["negative"]),
+        ("1795593600", ["number"]),
+        ("2026-11-25T08:00:00Z", ["number"]),
+        (True, ["number"]),
+        ([T0], ["number"]),
+        ({"seconds": T0}, ["number"]),
+        (10**11, ["millisecond"]),
+        (1e11, ["millisecond"]),
+        (T0 * 1000, ["millisecond"]),
+    ],
+)
 def test_bad_event_timestamp_is_rejected_with_a_message_that_says_which(declared, ts, words):
     with pytest.raises(ValueError) as info:
         declared.handle(wrap(event_name="click", event_timestamp=ts))
@@ -292,18 +326,20 @@ OLD = {
 
 
 def test_a_later_event_moves_last_time_and_last_data(declared):
-    result = declared.handle(wrap(event_name="view_pricing", event_data={"plan": "pro"}, event_timestamp=T0),
-                             OLD)
-    assert result["visitor"] == {**OLD, "event_count_2": 9, "event_last_time_2": T0_ISO,
-                                 "event_last_data_2": '{"plan":"pro"}'}
+    result = declared.handle(wrap(event_name="view_pricing", event_data={"plan": "pro"}, event_timestamp=T0), OLD)
+    assert result["visitor"] == {
+        **OLD,
+        "event_count_2": 9,
+        "event_last_time_2": T0_ISO,
+        "event_last_data_2": '{"plan":"pro"}',
+    }
     assert result["event"]["count"] == 9
     assert result["actions"][0]["text"] == '2|u-pricing|9|true|{"plan":"pro"}'
 
 
 def test_an_event_earlier_than_the_first_moves_only_first_time_and_count(declared):
     early = datetime(2026, 11, 1, 12, 30, tzinfo=timezone.utc).timestamp()
-    result = declared.handle(wrap(event_name="view_pricing", event_data={"plan": "old"}, event_timestamp=early),
-                             OLD)
+    result = declared.handle(wrap(event_name="view_pricing", event_data={"plan": "old"}, event_timestamp=early), OLD)
     assert result["visitor"] == {**OLD, "event_count_2": 9, "event_first_time_2": "2026-11-01T12:30:00Z"}
     assert result["event"]["count"] == 9
     assert result["event"]["time"] == "2026-11-01T12:30:00Z"
@@ -311,15 +347,13 @@ def test_an_event_earlier_than_the_first_moves_only_first_time_and_count(declare
 
 def test_an_event_between_first_and_last_changes_only_the_count(declared):
     middle = datetime(2026, 11, 22, tzinfo=timezone.utc).timestamp()
-    result = declared.handle(wrap(event_name="view_pricing", event_data={"plan": "mid"}, event_timestamp=middle),
-                             OLD)
+    result = declared.handle(wrap(event_name="view_pricing", event_data={"plan": "mid"}, event_timestamp=middle), OLD)
     assert result["visitor"] == {**OLD, "event_count_2": 9}
 
 
 def test_an_event_at_the_same_time_as_the_last_replaces_last_data(declared):
     same = datetime(2026, 11, 24, 17, 30, tzinfo=timezone.utc).timestamp()
-    result = declared.handle(wrap(event_name="view_pricing", event_data={"plan": "same"}, event_timestamp=same),
-                             OLD)
+    result = declared.handle(wrap(event_name="view_pricing", event_data={"plan": "same"}, event_timestamp=same), OLD)
     assert result["visitor"]["event_count_2"] == 9
     assert result["visitor"]["event_first_time_2"] == OLD["event_first_time_2"]
     assert result["visitor"]["event_last_data_2"] == '{"plan":"same"}'
@@ -328,8 +362,12 @@ def test_an_event_at_the_same_time_as_the_last_replaces_last_data(declared):
 
 
 def test_stored_times_may_be_epoch_seconds(declared):
-    visitor = {"event_count_1": 2, "event_first_time_1": T0 - 100, "event_last_time_1": T0 - 50,
-               "event_last_data_1": '"x"'}
+    visitor = {
+        "event_count_1": 2,
+        "event_first_time_1": T0 - 100,
+        "event_last_time_1": T0 - 50,
+        "event_last_data_1": '"x"',
+    }
     later = declared.handle(wrap(event_name="click", event_data="y", event_timestamp=T0), visitor)
     assert later["visitor"]["event_count_1"] == 3
     assert later["visitor"]["event_last_time_1"] == T0_ISO
@@ -340,26 +378,31 @@ def test_stored_times_may_be_epoch_seconds(declared):
 
 
 def test_other_events_statistics_are_left_alone_and_not_zero_filled(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         on event 1 -> reply a "{{ count(2) }} {{ count(5) }} {{ event_count_7 }}"
-        """)
+        """,
+    )
     result = rules.handle(wrap(event_seq=1, event_timestamp=T0), {"event_count_2": 4})
     assert result["actions"][0]["text"] == "4 0 0"
     keys = set(result["visitor"])
     assert {"event_count_2", "event_count_1", "event_first_time_1", "event_last_time_1"} <= keys
-    assert keys <= {"event_count_2", "event_count_1", "event_first_time_1", "event_last_time_1",
-                    "event_last_data_1"}
+    assert keys <= {"event_count_2", "event_count_1", "event_first_time_1", "event_last_time_1", "event_last_data_1"}
     assert result["visitor"]["event_count_2"] == 4
 
 
 def test_statistics_are_updated_before_the_flows_run(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         event 1 click
         agent a
         on event click ->
           reply a "{{ count(click) }} {{ track_event_count }} {{ last_time(click) }} {{ last_data(click) }}"
-        """)
+        """,
+    )
     result = rules.handle(wrap(event_name="click", event_data=[1], event_timestamp=T0), {"event_count_1": 2})
     assert result["actions"][0]["text"] == f"3 3 {T0_ISO} [1]"
 
@@ -390,7 +433,9 @@ def test_a_rejected_event_raises_value_error_and_leaves_the_visitor_alone(declar
 
 
 def test_handle_never_modifies_the_visitor_argument(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         event 2 view_pricing
         agent a
         field score int
@@ -401,7 +446,8 @@ def test_handle_never_modifies_the_visitor_argument(tmp_path):
           convert "customer"
           reply a "{{ user_fullname }}"
         }
-        """)
+        """,
+    )
     visitor = copy.deepcopy(OLD)
     visitor["extra_field_tags"] = {"nested": [1, 2]}
     visitor["score"] = 1

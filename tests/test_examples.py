@@ -61,9 +61,16 @@ def read_json(path: Path):
 
 
 def files(name: str) -> dict[str, Path]:
-    return {kind: EXAMPLES / f"{name}{suffix}" for kind, suffix in (
-        ("flow", ".ppflow"), ("visitor", ".visitor.json"), ("events", ".events.json"),
-        ("expected", ".expected.json"), ("fail", ".fail.json"))}
+    return {
+        kind: EXAMPLES / f"{name}{suffix}"
+        for kind, suffix in (
+            ("flow", ".ppflow"),
+            ("visitor", ".visitor.json"),
+            ("events", ".events.json"),
+            ("expected", ".expected.json"),
+            ("fail", ".fail.json"),
+        )
+    }
 
 
 def fail_names(name: str) -> list[str]:
@@ -163,9 +170,25 @@ def test_compiled_module_and_cli_agree_with_load(name, cli, tmp_path):
         comment = line.partition("#")[2].strip()
         if len(comment) >= 12 and '"' not in line.partition("#")[0]:
             assert comment not in code, "the compiled module must not echo source comments"
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", REPLAY_SCRIPT, str(tmp_path), module,
-                           str(f["events"]), str(f["visitor"]), json.dumps(fail)],
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path, encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            REPLAY_SCRIPT,
+            str(tmp_path),
+            module,
+            str(f["events"]),
+            str(f["visitor"]),
+            json.dumps(fail),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        encoding="utf-8",
+    )
     assert done.returncode == 0, done.stderr
     compiled = json.loads(done.stdout)
     assert compiled["outside"] == [], "the compiled module must import only the standard library"
@@ -179,8 +202,9 @@ def test_compiled_module_and_cli_agree_with_load(name, cli, tmp_path):
     for i, payload in enumerate(read_json(f["events"]), 1):
         event_file = tmp_path / f"event{i}.json"
         event_file.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-        done = cli("run", f["flow"], "--event", f"@{event_file}", "--visitor", visitor_file, "--save", "--json",
-                   *fail_args)
+        done = cli(
+            "run", f["flow"], "--event", f"@{event_file}", "--visitor", visitor_file, "--save", "--json", *fail_args
+        )
         assert done.returncode == 0, f"event {i}: {done.stderr}"
         assert done.stderr == "", done.stderr
         by_cli.append(json.loads(done.stdout))

@@ -27,8 +27,10 @@ def event(seq: int, data=None, ts: float = T0) -> dict:
 
 def failing(*names: str):
     """An effects callable that fails every action aimed at one of `names`."""
+
     def effects(action):
         return action.get("agent") not in names and action.get("group") not in names
+
     return effects
 
 
@@ -44,7 +46,9 @@ def flows(actions) -> list:
 
 
 def test_flows_run_in_descending_priority_ties_in_file_order(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         flow low priority 1 { on any event -> reply a "low" }
         flow high priority 5 { on any event -> reply a "high" }
@@ -53,7 +57,8 @@ def test_flows_run_in_descending_priority_ties_in_file_order(tmp_path):
         flow off priority 10 inactive { on any event -> reply a "off" }
         flow top priority 7 { on event 2 -> reply a "top" }
         flow plain_too priority 0 { on any event -> reply a "plain_too" }
-        """)
+        """,
+    )
     result = rules.handle(event(1))
     assert texts(result["actions"]) == ["high", "high_too", "low", "plain", "plain_too"]
     assert flows(result["actions"]) == ["high", "high_too", "low", "plain", "plain_too"]
@@ -62,11 +67,14 @@ def test_flows_run_in_descending_priority_ties_in_file_order(tmp_path):
 
 
 def test_an_inactive_flow_never_runs(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         flow off inactive { on any event -> { set user_city = "off"  reply a "off" } }
         flow off_too priority 3 inactive { on event 1 -> reply a "off_too" }
-        """)
+        """,
+    )
     for seq in range(1, 9):
         result = rules.handle(event(seq), {"user_city": "home"})
         assert result["actions"] == [] and result["failed"] == []
@@ -74,21 +82,26 @@ def test_an_inactive_flow_never_runs(tmp_path):
 
 
 def test_each_flow_runs_once_per_event(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         flow f {
           on event 1 -> reply a "one"
           on event 1, 2 -> reply a "one-or-two"
           on any event -> reply a "any"
         }
-        """)
+        """,
+    )
     assert texts(rules.handle(event(1))["actions"]) == ["one"]
     assert texts(rules.handle(event(2))["actions"]) == ["one-or-two"]
     assert texts(rules.handle(event(3))["actions"]) == ["any"]
 
 
 def test_first_rule_naming_the_event_wins_by_name_too(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         event 1 click
         event 2 view_pricing
         agent a
@@ -101,7 +114,8 @@ def test_first_rule_naming_the_event_wins_by_name_too(tmp_path):
           on any event -> reply a "g-any"
           on event click -> reply a "g-click"
         }
-        """)
+        """,
+    )
     one = rules.handle({"track_event": {"event_name": "click", "event_timestamp": T0}})
     assert texts(one["actions"]) == ["first", "g-any"]
     two = rules.handle({"track_event": {"event_name": "view_pricing", "event_timestamp": T0}})
@@ -109,17 +123,22 @@ def test_first_rule_naming_the_event_wins_by_name_too(tmp_path):
 
 
 def test_a_flow_with_no_rule_for_the_event_does_nothing(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         flow f { on event 3 -> reply a "three" }
         flow g { on event 1 -> reply a "g" }
-        """)
+        """,
+    )
     assert texts(rules.handle(event(1))["actions"]) == ["g"]
     assert rules.handle(event(2))["actions"] == []
 
 
 def test_implicit_main_flow_takes_the_place_of_its_first_rule(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         flow first { on any event -> reply a "first" }
         on event 1 -> reply a "main-1"
@@ -127,7 +146,8 @@ def test_implicit_main_flow_takes_the_place_of_its_first_rule(tmp_path):
         on event 2 -> reply a "main-2"
         on event 1, 2, 3 -> reply a "main-123"
         flow third { on any event -> reply a "third" }
-        """)
+        """,
+    )
     result = rules.handle(event(1))
     assert texts(result["actions"]) == ["first", "main-1", "second", "third"]
     assert flows(result["actions"]) == ["first", "main", "second", "third"]
@@ -137,11 +157,14 @@ def test_implicit_main_flow_takes_the_place_of_its_first_rule(tmp_path):
 
 
 def test_implicit_main_flow_first_in_file(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         on event 1 -> reply a "main"
         flow later { on any event -> reply a "later" }
         flow urgent priority 2 { on any event -> reply a "urgent" }
-        """)
+        """,
+    )
     result = rules.handle(event(1))
     assert flows(result["actions"]) == ["urgent", "main", "later"]
 
@@ -159,7 +182,9 @@ def test_seed_one_liner(tmp_path):
 
 
 def test_end_ends_only_its_flow(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         flow f {
           on any event -> {
@@ -169,49 +194,61 @@ def test_end_ends_only_its_flow(tmp_path):
           }
         }
         flow g { on any event -> reply a "g" }
-        """)
+        """,
+    )
     assert texts(rules.handle(event(1))["actions"]) == ["before", "after", "g"]
     assert texts(rules.handle(event(1), {"event_count_1": 1})["actions"]) == ["before", "g"]
 
 
 def test_end_as_a_whole_rule(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         flow f {
           on event 3 -> end
           on any event -> reply a "f"
         }
         flow g { on any event -> reply a "g" }
-        """)
+        """,
+    )
     assert texts(rules.handle(event(3))["actions"]) == ["g"]
     assert texts(rules.handle(event(1))["actions"]) == ["f", "g"]
 
 
 def test_if_elif_else(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         on any event ->
           if track_event_seq == 1 reply a "one"
           elif track_event_seq == 2 reply a "two"
           elif track_event_seq < 5 reply a "small"
           else reply a "big"
-        """)
+        """,
+    )
     got = [texts(rules.handle(event(s))["actions"]) for s in (1, 2, 3, 4, 5, 8)]
     assert got == [["one"], ["two"], ["small"], ["small"], ["big"], ["big"]]
 
 
 def test_else_binds_to_the_nearest_if(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         on any event -> if track_event_seq < 5 if track_event_seq == 1 reply a "one" else reply a "2-4"
-        """)
+        """,
+    )
     assert texts(rules.handle(event(1))["actions"]) == ["one"]
     assert texts(rules.handle(event(3))["actions"]) == ["2-4"]
     assert rules.handle(event(6))["actions"] == []
 
 
 def test_switch_with_cases_and_default(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         on any event -> switch data.plan {
           case "pro", "enterprise" -> reply a "big"
@@ -220,7 +257,8 @@ def test_switch_with_cases_and_default(tmp_path):
           default -> reply a "other"
         }
         flow no_default { on any event -> switch track_event_seq { case 1 -> reply a "seq-1" } }
-        """)
+        """,
+    )
     assert texts(rules.handle(event(1, {"plan": "pro"}))["actions"]) == ["big", "seq-1"]
     assert texts(rules.handle(event(2, {"plan": "enterprise"}))["actions"]) == ["big"]
     assert texts(rules.handle(event(2, {"plan": "free"}))["actions"]) == ["small"]
@@ -230,7 +268,9 @@ def test_switch_with_cases_and_default(tmp_path):
 
 
 def test_set_and_let_are_visible_to_the_rest_of_the_flow_and_set_to_later_flows(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         field score int
         flow one priority 1 {
@@ -243,7 +283,8 @@ def test_set_and_let_are_visible_to_the_rest_of_the_flow_and_set_to_later_flows(
           }
         }
         flow two { on any event -> reply a "{{ score }} {{ user_city }} {{ extra_field_plan }}" }
-        """)
+        """,
+    )
     result = rules.handle(event(2, {"plan": "pro"}), {"user_city": "Berlin", "score": 3})
     assert result["actions"] == [
         {"flow": "one", "line": 6, "type": "set", "field": "score", "value": 21},
@@ -258,7 +299,9 @@ def test_set_and_let_are_visible_to_the_rest_of_the_flow_and_set_to_later_flows(
 
 
 def test_let_is_visible_in_nested_statements(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         on any event -> {
           let n = count(1) + count(2)
@@ -267,18 +310,22 @@ def test_let_is_visible_in_nested_statements(tmp_path):
             reply a "{{ n }} {{ label }}"
           } else reply a "{{ n }}"
         }
-        """)
+        """,
+    )
     assert texts(rules.handle(event(1), {"event_count_2": 5})["actions"]) == ["6 many"]
     assert texts(rules.handle(event(1))["actions"]) == ["1"]
 
 
 def test_set_a_value_and_read_it_in_a_later_rule_of_a_later_event(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         field stage string
         on event 1 -> set stage = "warm"
         on event 2 -> reply a "stage={{ stage }}"
-        """)
+        """,
+    )
     first = rules.handle(event(1))
     assert first["actions"] == [{"flow": "main", "line": 3, "type": "set", "field": "stage", "value": "warm"}]
     second = rules.handle(event(2), first["visitor"])
@@ -286,11 +333,14 @@ def test_set_a_value_and_read_it_in_a_later_rule_of_a_later_event(tmp_path):
 
 
 def test_convert_sets_customer_user_type(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         flow f { on any event -> convert "customer" }
         flow g { on any event -> reply a "{{ customer_user_type }}" }
-        """)
+        """,
+    )
     result = rules.handle(event(1), {"customer_user_type": "lead"})
     assert result["actions"] == [
         {"flow": "f", "line": 2, "type": "convert", "customer_user_type": "customer"},
@@ -300,7 +350,9 @@ def test_convert_sets_customer_user_type(tmp_path):
 
 
 def test_every_action_shape_and_line(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         group sales "Sales team"
         on any event -> {
@@ -313,7 +365,8 @@ def test_every_action_shape_and_line(tmp_path):
           convert "vip"
           set user_city = "Oslo"
         }
-        """)
+        """,
+    )
     result = rules.handle(event(4))
     assert result["actions"] == [
         {"flow": "main", "line": 4, "type": "reply", "agent": "a", "text": None},
@@ -329,7 +382,9 @@ def test_every_action_shape_and_line(tmp_path):
 
 
 def test_line_is_the_line_of_the_action_keyword(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         agent b
 
@@ -343,7 +398,8 @@ def test_line_is_the_line_of_the_action_keyword(tmp_path):
                 on failure ->
                   assign any
         }
-        """)
+        """,
+    )
     assert rules.handle(event(1), {"event_count_1": 1})["actions"][0]["line"] == 7
     first = rules.handle(event(1), None, failing("b"))
     assert first["failed"][0]["line"] == 9
@@ -445,7 +501,10 @@ def test_set_and_convert_never_fail_and_never_reach_effects(failures):
         return False
 
     result = failures.handle(event(5), None, effects)
-    assert [a["type"] for a in result["actions"]] == ["set", "convert", ]
+    assert [a["type"] for a in result["actions"]] == [
+        "set",
+        "convert",
+    ]
     assert [a["type"] for a in result["failed"]] == ["ticket", "assign", "reply"]
     assert seen == ["ticket", "assign", "reply"]
     assert result["visitor"]["user_city"] == "Rome"
@@ -484,7 +543,12 @@ def test_effects_raising_counts_as_failure_recorded_as_error(failures):
     assert len(result["failed"]) == 1
     failed = result["failed"][0]
     assert {k: failed[k] for k in ("flow", "line", "type", "agent", "text")} == {
-        "flow": "f", "line": 7, "type": "reply", "agent": "a", "text": "x"}
+        "flow": "f",
+        "line": 7,
+        "type": "reply",
+        "agent": "a",
+        "text": "x",
+    }
     assert "error" in failed
     assert "offline" in str(failed["error"])
     assert texts(result["actions"]) == ["fallback", "after", "later"]
@@ -503,7 +567,9 @@ def test_effects_raising_without_handler_ends_the_flow_only(failures):
 
 
 def test_on_failure_binds_to_the_nearest_action(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         agent b
         on any event ->
@@ -511,7 +577,8 @@ def test_on_failure_binds_to_the_nearest_action(tmp_path):
             reply a "one" on failure -> reply b "handled"
           else
             reply a "other"
-        """)
+        """,
+    )
     assert texts(rules.handle(event(1), None, failing("a"))["actions"]) == ["handled"]
     result = rules.handle(event(2), None, failing("a"))
     assert texts(result["failed"]) == ["other"]
@@ -522,12 +589,15 @@ def test_on_failure_binds_to_the_nearest_action(tmp_path):
 
 
 def test_events_dict_shape(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         event 3 signup uuid "9d8c" "Signed up"
         event 1 click uuid "6f1c" "Any click on the page"
         event 2 view_pricing
         on any event -> end
-        """)
+        """,
+    )
     assert set(rules.EVENTS) == {1, 2, 3}
     assert rules.EVENTS[1] == {"name": "click", "uuid": "6f1c", "description": "Any click on the page"}
     assert rules.EVENTS[3] == {"name": "signup", "uuid": "9d8c", "description": "Signed up"}
@@ -541,7 +611,9 @@ def test_events_is_empty_without_declarations(tmp_path):
 
 
 def test_a_segment_is_evaluated_where_it_is_used(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         field score int
         segment high = score > 5
@@ -553,29 +625,34 @@ def test_a_segment_is_evaluated_where_it_is_used(tmp_path):
           }
         }
         flow g { on any event -> if high reply a "high in g" }
-        """)
+        """,
+    )
     result = rules.handle(event(1), {"score": 1})
     assert texts(result["actions"]) == [None, "high after", "high in g"]
 
 
 def test_load_of_a_file_with_errors_raises_compile_error_listing_them(tmp_path):
     path = tmp_path / "bad.ppflow"
-    path.write_text("event 1 click\non event clik -> reply a\non event 1 -> reply a \"{{ nosuchname }}\"\n",
-                    encoding="utf-8")
+    path.write_text(
+        'event 1 click\non event clik -> reply a\non event 1 -> reply a "{{ nosuchname }}"\n', encoding="utf-8"
+    )
     with pytest.raises(ppdsl.CompileError) as info:
         ppdsl.load(path, cache=False)
     assert len(info.value.diagnostics) >= 2
 
 
 def test_else_after_an_on_failure_handler_binds_to_the_if(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         agent a
         agent b
         agent c
         on any event ->
           if track_event_seq < 5
             if track_event_seq == 1 reply a "one" on failure -> reply b "handled" else reply c "2-4"
-        """)
+        """,
+    )
     assert texts(rules.handle(event(1))["actions"]) == ["one"]
     assert texts(rules.handle(event(1), None, failing("a"))["actions"]) == ["handled"]
     assert texts(rules.handle(event(3))["actions"]) == ["2-4"]
@@ -583,13 +660,16 @@ def test_else_after_an_on_failure_handler_binds_to_the_if(tmp_path):
 
 
 def test_set_of_a_datetime_writes_iso_utc_text(tmp_path):
-    rules = load_text(tmp_path, """\
+    rules = load_text(
+        tmp_path,
+        """\
         field joined datetime
         on any event -> {
           set joined = now
           set extra_field_next = now + 90m
         }
-        """)
+        """,
+    )
     result = rules.handle(event(1, ts=T0 + 0.5))
     assert [a["value"] for a in result["actions"]] == ["2026-11-25T08:00:00.500000Z", "2026-11-25T09:30:00.500000Z"]
     assert result["visitor"]["joined"] == "2026-11-25T08:00:00.500000Z"

@@ -108,8 +108,9 @@ def runtime_comments() -> set[str]:
     """The comments of a module compiled from innocent source: the runtime's own."""
     if not _BENIGN_COMMENTS:
         code, _ = build("on event 1 -> reply a", "benign.ppflow")
-        _BENIGN_COMMENTS.update(t.string for t in tokens(code)
-                                if t.type == tokenize.COMMENT and not LOC_COMMENT.fullmatch(t.string))
+        _BENIGN_COMMENTS.update(
+            t.string for t in tokens(code) if t.type == tokenize.COMMENT and not LOC_COMMENT.fullmatch(t.string)
+        )
     return _BENIGN_COMMENTS
 
 
@@ -251,13 +252,17 @@ def test_hostile_string_stays_a_string_and_round_trips(payload):
         te["event_data"] = {payload: "indexed", "k": payload}
     result = rules.handle({"track_event": te})
     assert result["event"]["uuid"] == payload
-    by_data = [("reply", "a1", ""), ("reply", "a1", "ne")] if surrogate else [
-        ("reply", "a1", "indexed"),
-        ("reply", "a1", "eq"),
-        ("reply", "a1", "case"),
-        ("reply", "a1", "match"),
-        ("reply", "a1", "in"),
-    ]
+    by_data = (
+        [("reply", "a1", ""), ("reply", "a1", "ne")]
+        if surrogate
+        else [
+            ("reply", "a1", "indexed"),
+            ("reply", "a1", "eq"),
+            ("reply", "a1", "case"),
+            ("reply", "a1", "match"),
+            ("reply", "a1", "in"),
+        ]
+    )
     assert summary(result["actions"]) == [
         ("reply", "a1", payload),
         ("ticket", payload),
@@ -272,8 +277,9 @@ def test_hostile_string_stays_a_string_and_round_trips(payload):
     assert result["visitor"]["customer_user_type"] == payload
 
 
-@pytest.mark.parametrize("raw", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x00", "\x1b", "\ufeff"],
-                         ids=repr)
+@pytest.mark.parametrize(
+    "raw", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x00", "\x1b", "\ufeff"], ids=repr
+)
 def test_raw_control_characters_inside_strings(raw):
     """Not escaped in the source: either a diagnostic or a faithful round trip."""
     source = f'on event 1 -> reply a "PWN{raw}x"\non event 2 -> ticket "{raw}"\n'
@@ -286,27 +292,30 @@ def test_raw_control_characters_inside_strings(raw):
     assert [a["text"] for a in rules.handle(ev(2))["actions"]] == [raw]
 
 
-@pytest.mark.parametrize("expr", [
-    '__import__("os").system("echo PWN")',
-    "__import__('os').system('echo PWN')",
-    "exec('PWN')",
-    "eval(\"1\")",
-    "open('/etc/passwd')",
-    "getattr(data, 'PWN')",
-    "data.__class__",
-    "data.__class__.__mro__",
-    "lower.__globals__",
-    "_do(R, {})",
-    "V",
-    "E.now",
-    "R",
-    "lambda: 1",
-    "[x for x in data]",
-    "data if 1 else 2",
-    "(yield)",
-    "1; import os",
-    "x := 1",
-])
+@pytest.mark.parametrize(
+    "expr",
+    [
+        '__import__("os").system("echo PWN")',
+        "__import__('os').system('echo PWN')",
+        "exec('PWN')",
+        'eval("1")',
+        "open('/etc/passwd')",
+        "getattr(data, 'PWN')",
+        "data.__class__",
+        "data.__class__.__mro__",
+        "lower.__globals__",
+        "_do(R, {})",
+        "V",
+        "E.now",
+        "R",
+        "lambda: 1",
+        "[x for x in data]",
+        "data if 1 else 2",
+        "(yield)",
+        "1; import os",
+        "x := 1",
+    ],
+)
 def test_template_expressions_cannot_reach_python(expr):
     source = f"on event 1 -> reply a {lit('{{ ' + expr + ' }}')}\n"
     result = compiled(source)
@@ -322,17 +331,20 @@ def test_template_expressions_cannot_reach_python(expr):
         assert out["actions"][0]["text"] == ""
 
 
-@pytest.mark.parametrize("text", [
-    "{{ __import__(\"os\").system(\"x\") }}",
-    "}}{{",
-    "{{",
-    "}}",
-    "{{ }}",
-    "{{ 1 }}}}",
-    "{{{{ 1 }}",
-    "{{ '}}' + '{{' }}",
-    "{{ \"}}\" }}{{ \"{{\" }}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{{ __import__("os").system("x") }}',
+        "}}{{",
+        "{{",
+        "}}",
+        "{{ }}",
+        "{{ 1 }}}}",
+        "{{{{ 1 }}",
+        "{{ '}}' + '{{' }}",
+        '{{ "}}" }}{{ "{{" }}',
+    ],
+)
 def test_template_braces(text):
     source = f"on event 1 -> reply a {lit(text)}\n"
     result = compiled(source)
@@ -349,8 +361,18 @@ def test_literal_braces_round_trip():
     assert rules.handle(ev(1))["actions"][0]["text"] == "a {{ b }} c"
 
 
-@pytest.mark.parametrize("cond", ["exists(1)", "1 == null", "null != 'a'", "exists([1]) and exists('x')",
-                                  "null == null", "[] == null", "10m != null"])
+@pytest.mark.parametrize(
+    "cond",
+    [
+        "exists(1)",
+        "1 == null",
+        "null != 'a'",
+        "exists([1]) and exists('x')",
+        "null == null",
+        "[] == null",
+        "10m != null",
+    ],
+)
 def test_generated_code_is_warning_free(cond):
     """Hosts run with -W error too: `1 is not None` is a SyntaxWarning, and then an error."""
     result = compiled(f"on event 1 -> if {cond} reply a\n")
@@ -372,13 +394,14 @@ def test_subtraction_and_juxtaposed_operands():
 
 # ======================================================= 1. injection: compile_condition
 
+
 def test_lone_surrogate_escapes_are_diagnosed():
     """A lone surrogate escape is not text (UTF-8 has no such character); a pair is one character."""
     result = compiled('on event 1 -> reply a "PWN\\ud800lone\\udfff"\n')
     assert [d.code for d in result.diagnostics] == ["E003"]
     with pytest.raises(ppdsl.CompileError):
         ppdsl.compile_condition('user_fullname == "\\ud800"')
-    assert ppdsl.compile_condition('"\\ud83d\\ude00"')({}) == "\U0001F600"
+    assert ppdsl.compile_condition('"\\ud83d\\ude00"')({}) == "\U0001f600"
 
 
 @pytest.mark.parametrize("payload", HOSTILE_STRINGS, ids=lambda p: repr(p)[:40])
@@ -389,25 +412,29 @@ def test_condition_strings_round_trip(payload):
     assert ppdsl.compile_condition(f"lower({lit(payload)})")({}) == payload.lower()
 
 
-@pytest.mark.parametrize("text", [
-    "(" * 5000 + "1" + ")" * 5000,
-    "(" * 300 + "1" + ")" * 300,
-    "[" * 300 + "]" * 300,
-    "not " * 10000 + "1",
-    "- " * 10000 + "user_web_sessions",
-    "1" + " + 1" * 5000,
-    "(" * 300,
-    "",
-    "\x00",
-    "\r",
-    "1 # comment",
-    "1\n2",
-    "__import__('os').system('echo PWN')",
-    "user_fullname; __import__('os')",
-    "count(2) > " + "9" * 5000,
-    "1." + "9" * 400,
-    "now - now < 99999999999999d",
-], ids=lambda t: repr(t)[:30])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "(" * 5000 + "1" + ")" * 5000,
+        "(" * 300 + "1" + ")" * 300,
+        "[" * 300 + "]" * 300,
+        "not " * 10000 + "1",
+        "- " * 10000 + "user_web_sessions",
+        "1" + " + 1" * 5000,
+        "(" * 300,
+        "",
+        "\x00",
+        "\r",
+        "1 # comment",
+        "1\n2",
+        "__import__('os').system('echo PWN')",
+        "user_fullname; __import__('os')",
+        "count(2) > " + "9" * 5000,
+        "1." + "9" * 400,
+        "now - now < 99999999999999d",
+    ],
+    ids=lambda t: repr(t)[:30],
+)
 def test_condition_hostile_text_gives_compile_error_or_a_callable(text):
     try:
         condition = ppdsl.compile_condition(text)
@@ -426,8 +453,22 @@ def test_condition_bracket_depth_is_checked():
     condition({"user_web_sessions": 1})
 
 
-@pytest.mark.parametrize("events", [{"x": "1"}, {"x": None}, {"x": 1.5}, {"x": 99}, {1: 1}, {"x": [1]},
-                                    {"if": 1}, {"a b": 1}, {"x": 1, "y": 1}, {"x": 2 ** 100}], ids=short_id)
+@pytest.mark.parametrize(
+    "events",
+    [
+        {"x": "1"},
+        {"x": None},
+        {"x": 1.5},
+        {"x": 99},
+        {1: 1},
+        {"x": [1]},
+        {"if": 1},
+        {"a b": 1},
+        {"x": 1, "y": 1},
+        {"x": 2**100},
+    ],
+    ids=short_id,
+)
 def test_condition_hostile_event_maps(events):
     try:
         condition = ppdsl.compile_condition("count(x) > 0 or count(1) > 0", events=events)
@@ -440,11 +481,52 @@ def test_condition_hostile_event_maps(events):
 # ======================================================= 1. injection: names
 
 PYTHON_NAMES = [
-    "class", "import", "lambda", "def", "return", "yield", "await", "async", "global", "nonlocal", "del",
-    "pass", "for", "print", "exec", "eval", "open", "type", "self", "match", "_",
-    "__builtins__", "__import__", "__name__", "__file__", "__class__",
-    "_do", "_set", "_fmt", "V", "E", "R", "seq", "_l1", "_s1", "_K1",
-    "_seg_1", "_flow_1", "handle", "EVENTS", "_FLOWS", "_BY_NAME", "_COUNT_KEYS", "_json", "_re", "_datetime",
+    "class",
+    "import",
+    "lambda",
+    "def",
+    "return",
+    "yield",
+    "await",
+    "async",
+    "global",
+    "nonlocal",
+    "del",
+    "pass",
+    "for",
+    "print",
+    "exec",
+    "eval",
+    "open",
+    "type",
+    "self",
+    "match",
+    "_",
+    "__builtins__",
+    "__import__",
+    "__name__",
+    "__file__",
+    "__class__",
+    "_do",
+    "_set",
+    "_fmt",
+    "V",
+    "E",
+    "R",
+    "seq",
+    "_l1",
+    "_s1",
+    "_K1",
+    "_seg_1",
+    "_flow_1",
+    "handle",
+    "EVENTS",
+    "_FLOWS",
+    "_BY_NAME",
+    "_COUNT_KEYS",
+    "_json",
+    "_re",
+    "_datetime",
 ]
 PPFLOW_KEYWORDS = ["if", "None", "True", "TRUE", "null", "event", "not", "in", "and", "end", "any", "failure"]
 
@@ -491,10 +573,10 @@ on event 1 -> {{
 @pytest.mark.parametrize("name", PYTHON_NAMES)
 def test_python_names_are_ordinary_ppflow_names(name):
     code, rules = build(names_program(name))
-    assert tuple(skeleton(code)) == benign_skeleton(names_program("zzbenign")), \
+    assert tuple(skeleton(code)) == benign_skeleton(names_program("zzbenign")), (
         "a name changed the generated code outside string literals"
-    result = rules.handle({"event_name": name, "event_timestamp": T0, "event_data": {name: "m"}},
-                          {name: "not an int"})
+    )
+    result = rules.handle({"event_name": name, "event_timestamp": T0, "event_data": {name: "m"}}, {name: "not an int"})
     assert summary(result["actions"]) == [
         ("set", name, 2),
         ("reply", name, "2|m|m"),
@@ -520,8 +602,10 @@ def test_ppflow_keywords_as_names_are_diagnosed(name):
         assert errors(result), source
 
 
-@pytest.mark.parametrize("name", ["data", "now", "user_fullname", "event_count_1", "track_event_seq",
-                                  "extra_field_x", "count", "len", "main"])
+@pytest.mark.parametrize(
+    "name",
+    ["data", "now", "user_fullname", "event_count_1", "track_event_seq", "extra_field_x", "count", "len", "main"],
+)
 def test_builtin_names_as_declared_names_never_crash(name):
     for source in (names_program(name), segment_program(name), let_program(name)):
         result = compiled(source)
@@ -531,9 +615,8 @@ def test_builtin_names_as_declared_names_never_crash(name):
 
 def test_very_long_names():
     long = "n" * 100_000
-    code, rules = build(f"on event 1 -> {{\n let {long} = 1\n reply {long} \"{{{{ {long} }}}}\"\n}}\n")
-    assert rules.handle(ev(1))["actions"][0] == {"flow": "main", "line": 3, "type": "reply",
-                                                  "agent": long, "text": "1"}
+    code, rules = build(f'on event 1 -> {{\n let {long} = 1\n reply {long} "{{{{ {long} }}}}"\n}}\n')
+    assert rules.handle(ev(1))["actions"][0] == {"flow": "main", "line": 3, "type": "reply", "agent": long, "text": "1"}
     assert max(len(t.string) for t in tokens(code) if t.type == tokenize.NAME) < 100
     result = compiled(f"event 1 {long}\nflow {long} {{ on event 1 -> end }}\n")
     assert {d.code for d in result.diagnostics if d.is_error} == {"E111"}
@@ -562,7 +645,7 @@ HOSTILE_FILE_NAMES = [
 
 @pytest.mark.parametrize("filename", HOSTILE_FILE_NAMES, ids=lambda f: repr(f)[:30])
 def test_hostile_file_names_are_sanitized(filename):
-    code, rules = build("agent a\non event 1 -> if count(1) > 0 reply a \"ok\"\n", filename)
+    code, rules = build('agent a\non event 1 -> if count(1) > 0 reply a "ok"\n', filename)
     locs = [t.string for t in tokens(code) if t.type == tokenize.COMMENT and LOC_COMMENT.fullmatch(t.string)]
     assert locs, "expected # FILE:LINE comments"
     for tok in tokens(code):
@@ -622,8 +705,8 @@ DEEP = {
     "10000 unary minus": "on event 1 -> if " + "- " * 10000 + "data.x > 0 reply a\n",
     "5000 member chain": "on event 1 -> if data" + ".a" * 5000 + " reply a\n",
     "3000 index chain": "on event 1 -> if data" + "[0]" * 3000 + " reply a\n",
-    "2000 parens in a template": "on event 1 -> reply a \"{{ " + "(" * 2000 + "1" + ")" * 2000 + " }}\"\n",
-    "10000 not in a template": "on event 1 -> reply a \"{{ " + "not " * 10000 + "1 }}\"\n",
+    "2000 parens in a template": 'on event 1 -> reply a "{{ ' + "(" * 2000 + "1" + ")" * 2000 + ' }}"\n',
+    "10000 not in a template": 'on event 1 -> reply a "{{ ' + "not " * 10000 + '1 }}"\n',
     "deep segment chain": "".join(f"segment s{i} = s{i + 1} and true\n" for i in range(400))
     + "segment s400 = true\non event 1 -> if s0 reply a\n",
     "segment cycle": "".join(f"segment s{i} = s{(i + 1) % 300}\n" for i in range(300))
@@ -670,8 +753,11 @@ def test_paren_bomb_through_run(cli, tmp_path):
 def test_large_file_of_valid_rules():
     # LANGUAGE.md has no size limit; 3 MB of rules takes minutes with textX, so
     # this uses ~250 KB (about 2,600 rules in 330 flows), which takes a few seconds.
-    block = "".join(f'  on event {e} -> if count({e}) > {e} and user_fullname != "x{e}" reply agent_{e} '
-                    f'"Hi {{{{ user_fullname }}}} #{e}"\n' for e in range(1, 9))
+    block = "".join(
+        f'  on event {e} -> if count({e}) > {e} and user_fullname != "x{e}" reply agent_{e} '
+        f'"Hi {{{{ user_fullname }}}} #{e}"\n'
+        for e in range(1, 9)
+    )
     source = "".join(f"flow f{i} priority {i % 7} {{\n{block}}}\n" for i in range(330))
     assert len(source) > 250_000
     code, rules = build(source)
@@ -709,14 +795,14 @@ BINARY = {
     "random bytes": bytes(random.Random(7).randrange(256) for _ in range(4096)),
     "png header": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00",
     "nul bytes": b"\x00" * 64,
-    "nul in a rule": b"on event 1 -> reply a\x00 \"x\"\n",
+    "nul in a rule": b'on event 1 -> reply a\x00 "x"\n',
     "utf-16 with bom": "on event 1 -> reply a\n".encode("utf-16"),
     "utf-16 be with bom": b"\xfe\xff" + "on event 1 -> reply a\n".encode("utf-16-be"),
-    "latin-1": "on event 1 -> reply a \"caf\xe9\"\n".encode("latin-1"),
-    "lone continuation byte": b"on event 1 -> reply a \"\x80\"\n",
-    "overlong encoding": b"on event 1 -> reply a \"\xc0\xaf\"\n",
-    "encoded surrogate": b"on event 1 -> reply a \"\xed\xa0\x80\"\n",
-    "truncated utf-8": b"on event 1 -> reply a \"\xe4\xb8",
+    "latin-1": 'on event 1 -> reply a "caf\xe9"\n'.encode("latin-1"),
+    "lone continuation byte": b'on event 1 -> reply a "\x80"\n',
+    "overlong encoding": b'on event 1 -> reply a "\xc0\xaf"\n',
+    "encoded surrogate": b'on event 1 -> reply a "\xed\xa0\x80"\n',
+    "truncated utf-8": b'on event 1 -> reply a "\xe4\xb8',
     "escape sequences": b"\x1b[2J\x1b]0;title\x07on event 1 -> reply a\n",
 }
 
@@ -744,9 +830,22 @@ def test_binary_junk_through_the_cli(cli, tmp_path, name, command):
     assert not (tmp_path / "out.py").exists()
 
 
-@pytest.mark.parametrize("source", ["", "\n", "   \n\t\n", "# only a comment", "# one\n# two\n\n# three\n",
-                                    "\ufeff", "\ufeff# bom and comment\n", "\r\n\r\n", "#\r", "# x\r# y\r"],
-                         ids=repr)
+@pytest.mark.parametrize(
+    "source",
+    [
+        "",
+        "\n",
+        "   \n\t\n",
+        "# only a comment",
+        "# one\n# two\n\n# three\n",
+        "\ufeff",
+        "\ufeff# bom and comment\n",
+        "\r\n\r\n",
+        "#\r",
+        "# x\r# y\r",
+    ],
+    ids=repr,
+)
 def test_empty_and_comment_only_files(source):
     result = compiled(source)
     if result.code is not None:
@@ -767,8 +866,13 @@ def test_line_endings_and_missing_final_newline():
     visitor = {"user_fullname": "Li", "event_count_2": 9, "event_count_3": 9}
     expected = module(compiled(lf).code).handle({"event_name": "click", "event_timestamp": T0}, visitor)
     assert expected["actions"]
-    variants = [lf.replace("\n", "\r\n"), lf.rstrip("\n"), lf.replace("\n", "\r\n").rstrip("\r\n"),
-                lf + "# trailing comment without newline", lf.replace("\n", "\r\n") + "# c\r"]
+    variants = [
+        lf.replace("\n", "\r\n"),
+        lf.rstrip("\n"),
+        lf.replace("\n", "\r\n").rstrip("\r\n"),
+        lf + "# trailing comment without newline",
+        lf.replace("\n", "\r\n") + "# c\r",
+    ]
     for source in variants:
         result = compiled(source)
         assert result.code is not None, errors(result)
@@ -785,20 +889,24 @@ def test_lone_cr_does_not_end_a_comment():
         compile(result.code, "x", "exec")
 
 
-@pytest.mark.parametrize("source", [
-    "on event 1 -> if count(1) > " + "1" * 500 + " reply a\n",
-    "on event 1 -> if count(1) > " + "1" * 5000 + " reply a\n",
-    "on event 1 -> if count(1) > -" + "1" * 5000 + " reply a\n",
-    "event " + "1" * 500 + " x\n",
-    "event " + "1" * 5000 + " x\n",
-    "on event " + "1" * 500 + " -> end\n",
-    "on event " + "1" * 5000 + " -> end\n",
-    "flow f priority -" + "1" * 5000 + " { on event 1 -> end }\n",
-    "on event 1 -> switch data.x { case " + "1" * 5000 + " -> end }\n",
-    "on event 1 -> if now - last_time(1) < " + "9" * 5000 + "s reply a\n",
-    "on event 1 -> if count(" + "1" * 5000 + ") > 1 reply a\n",
-    "on event 1 -> if event_count_" + "1" * 5000 + " > 1 reply a\n",
-], ids=lambda s: s[:40])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "on event 1 -> if count(1) > " + "1" * 500 + " reply a\n",
+        "on event 1 -> if count(1) > " + "1" * 5000 + " reply a\n",
+        "on event 1 -> if count(1) > -" + "1" * 5000 + " reply a\n",
+        "event " + "1" * 500 + " x\n",
+        "event " + "1" * 5000 + " x\n",
+        "on event " + "1" * 500 + " -> end\n",
+        "on event " + "1" * 5000 + " -> end\n",
+        "flow f priority -" + "1" * 5000 + " { on event 1 -> end }\n",
+        "on event 1 -> switch data.x { case " + "1" * 5000 + " -> end }\n",
+        "on event 1 -> if now - last_time(1) < " + "9" * 5000 + "s reply a\n",
+        "on event 1 -> if count(" + "1" * 5000 + ") > 1 reply a\n",
+        "on event 1 -> if event_count_" + "1" * 5000 + " > 1 reply a\n",
+    ],
+    ids=lambda s: s[:40],
+)
 def test_huge_integers_are_diagnosed(source):
     result = compiled(source)
     assert errors(result)
@@ -809,13 +917,16 @@ def test_long_priority_never_crashes():
         compiled("flow f priority " + "1" * digits + " { on event 1 -> end }\n")
 
 
-@pytest.mark.parametrize("literal", ["9" * 400 + ".0", "1" + "0" * 309 + ".5", "0." + "0" * 400 + "1",
-                                     "3." + "1" * 5000])
+@pytest.mark.parametrize(
+    "literal", ["9" * 400 + ".0", "1" + "0" * 309 + ".5", "0." + "0" * 400 + "1", "3." + "1" * 5000]
+)
 def test_huge_floats(literal):
     """A float literal that doesn't fit a double is an error, not `inf` in the code."""
-    for source in (f"on event 1 -> if data.x < {literal} reply a \"{{{{ {literal} }}}}\"\n",
-                   f"on event 1 -> switch data.x {{ case {literal} -> reply a }}\n",
-                   f"field f float\non event 1 -> set f = -{literal}\n"):
+    for source in (
+        f'on event 1 -> if data.x < {literal} reply a "{{{{ {literal} }}}}"\n',
+        f"on event 1 -> switch data.x {{ case {literal} -> reply a }}\n",
+        f"field f float\non event 1 -> set f = -{literal}\n",
+    ):
         result = compiled(source)
         if result.code is None:
             continue
@@ -827,11 +938,12 @@ def test_huge_floats(literal):
             assert a.get("text") not in ("inf", "nan")
 
 
-@pytest.mark.parametrize("duration", ["999999999999999999w", "99999999999999d", "9999999999999999s",
-                                      "100000000000000000m"])
+@pytest.mark.parametrize(
+    "duration", ["999999999999999999w", "99999999999999d", "9999999999999999s", "100000000000000000m"]
+)
 def test_huge_durations(duration):
     """A duration beyond what datetime.timedelta holds is an error, not a module that can't load."""
-    source = f"on event 1 -> if now - last_time(1) < {duration} reply a \"{{{{ {duration} }}}}\"\n"
+    source = f'on event 1 -> if now - last_time(1) < {duration} reply a "{{{{ {duration} }}}}"\n'
     result = compiled(source)
     if result.code is not None:
         assert_handles(module(result.code), ev(1))
@@ -871,71 +983,149 @@ def nested(depth: int, leaf=1):
     return value
 
 
-@pytest.mark.parametrize("payload", [
-    None, 42, 4.5, True, "not json", "", "[]", "[1, 2]", "null", b"\xff\xfe", b"{}", bytearray(b"{"), [1], [],
-    {}, {"track_event": None}, {"track_event": 5}, {"track_event": [1]}, {"track_event": "click"},
-    {"track_event": {}}, {"event_seq": True}, {"event_seq": 1.0}, {"event_seq": "1"}, {"event_seq": 2 ** 80},
-    {"event_seq": -1}, {"event_seq": 0}, {"event_seq": [1]}, {"event_name": 5}, {"event_name": ["click"]},
-    {"event_name": {"x": 1}}, {"event_name": "\ud800"}, {"event_name": "click\x00"}, {"event_uuid": ""},
-    {"event_uuid": {"u": 1}}, {"event_uuid": "u-view", "event_name": "click"},
-    {"event_seq": 1, "event_timestamp": True}, {"event_seq": 1, "event_timestamp": "1000"},
-    {"event_seq": 1, "event_timestamp": [1]}, {"event_seq": 1, "event_timestamp": float("nan")},
-    {"event_seq": 1, "event_timestamp": float("inf")}, {"event_seq": 1, "event_timestamp": -float("inf")},
-    {"event_seq": 1, "event_timestamp": 10 ** 400}, {"event_seq": 1, "event_timestamp": 1e300},
-    {"event_seq": 1, "event_timestamp": -1}, {"event_seq": 1, "event_timestamp": 2 ** 63},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": float("nan")},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": {"x": float("inf")}},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": {1: 2}},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": {(1, 2): 2}},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": {1, 2}},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": object()},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": b"bytes"},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": "\ud800"},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": {"\udfff": "\ud800" * 20000}},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": {"x": 10 ** 1100}},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": {"x": 10 ** 5000}},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": {"x": "9" * 70000}},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": {"x": 1e308, "t": "0001-01-01T00:00:00+01:00"}},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": {"t": "9999-12-31T23:59:59-23:59"}},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": {"t": 1e20}},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": nested(400)},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": nested(900)},
-    {"event_seq": 1, "event_timestamp": T0, "event_data": nested(5000)},
-    '{"event_seq": 1, "event_timestamp": 1000, "event_data": ' + "[" * 100_000 + "]" * 100_000 + "}",
-    '{"event_seq": 1, "event_timestamp": 1000, "event_data": ' + "[" * 600 + "]" * 600 + "}",
-    '{"event_seq": 1, "event_timestamp": NaN}',
-    '{"event_seq": 1, "event_timestamp": 1000, "event_data": [NaN, Infinity, -Infinity]}',
-    '{"event_seq": 1, "event_timestamp": 1000, "event_data": "\\ud800"}',
-    '{"event_seq": 1, "event_timestamp": 1e400}',
-], ids=short_id)
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        42,
+        4.5,
+        True,
+        "not json",
+        "",
+        "[]",
+        "[1, 2]",
+        "null",
+        b"\xff\xfe",
+        b"{}",
+        bytearray(b"{"),
+        [1],
+        [],
+        {},
+        {"track_event": None},
+        {"track_event": 5},
+        {"track_event": [1]},
+        {"track_event": "click"},
+        {"track_event": {}},
+        {"event_seq": True},
+        {"event_seq": 1.0},
+        {"event_seq": "1"},
+        {"event_seq": 2**80},
+        {"event_seq": -1},
+        {"event_seq": 0},
+        {"event_seq": [1]},
+        {"event_name": 5},
+        {"event_name": ["click"]},
+        {"event_name": {"x": 1}},
+        {"event_name": "\ud800"},
+        {"event_name": "click\x00"},
+        {"event_uuid": ""},
+        {"event_uuid": {"u": 1}},
+        {"event_uuid": "u-view", "event_name": "click"},
+        {"event_seq": 1, "event_timestamp": True},
+        {"event_seq": 1, "event_timestamp": "1000"},
+        {"event_seq": 1, "event_timestamp": [1]},
+        {"event_seq": 1, "event_timestamp": float("nan")},
+        {"event_seq": 1, "event_timestamp": float("inf")},
+        {"event_seq": 1, "event_timestamp": -float("inf")},
+        {"event_seq": 1, "event_timestamp": 10**400},
+        {"event_seq": 1, "event_timestamp": 1e300},
+        {"event_seq": 1, "event_timestamp": -1},
+        {"event_seq": 1, "event_timestamp": 2**63},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": float("nan")},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": {"x": float("inf")}},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": {1: 2}},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": {(1, 2): 2}},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": {1, 2}},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": object()},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": b"bytes"},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": "\ud800"},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": {"\udfff": "\ud800" * 20000}},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": {"x": 10**1100}},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": {"x": 10**5000}},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": {"x": "9" * 70000}},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": {"x": 1e308, "t": "0001-01-01T00:00:00+01:00"}},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": {"t": "9999-12-31T23:59:59-23:59"}},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": {"t": 1e20}},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": nested(400)},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": nested(900)},
+        {"event_seq": 1, "event_timestamp": T0, "event_data": nested(5000)},
+        '{"event_seq": 1, "event_timestamp": 1000, "event_data": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"event_seq": 1, "event_timestamp": 1000, "event_data": ' + "[" * 600 + "]" * 600 + "}",
+        '{"event_seq": 1, "event_timestamp": NaN}',
+        '{"event_seq": 1, "event_timestamp": 1000, "event_data": [NaN, Infinity, -Infinity]}',
+        '{"event_seq": 1, "event_timestamp": 1000, "event_data": "\\ud800"}',
+        '{"event_seq": 1, "event_timestamp": 1e400}',
+    ],
+    ids=short_id,
+)
 def test_hostile_payloads_are_processed_or_rejected(rules, payload):
     assert_handles(rules, payload)
 
 
-@pytest.mark.parametrize("visitor", [
-    [], "visitor", 5, ["event_count_1"],
-    {"event_count_1": "3"}, {"event_count_1": 1.5}, {"event_count_1": True}, {"event_count_1": -1},
-    {"event_count_1": None}, {"event_count_1": [1]}, {"event_count_1": {"n": 1}}, {"event_count_1": 10 ** 30},
-    {"event_count_1": 10 ** 1100}, {"event_count_1": float("nan")},
-    {"event_first_time_1": "garbage"}, {"event_first_time_1": [1]}, {"event_first_time_1": True},
-    {"event_first_time_1": 1e20}, {"event_first_time_1": -1e20}, {"event_first_time_1": float("nan")},
-    {"event_first_time_1": "nan"}, {"event_first_time_1": "inf"}, {"event_first_time_1": ""},
-    {"event_first_time_1": "0001-01-01T00:00:00+01:00"}, {"event_last_time_1": "9999-12-31T23:59:59-01:00"},
-    {"event_last_time_1": "2026-13-45T99:00:00Z"}, {"event_last_time_1": "\ud800"},
-    {"event_last_time_1": 10 ** 400}, {"event_last_time_1": {"$date": 1}},
-    {"event_last_data_1": {"not": "text"}}, {"event_last_data_1": 5},
-    {"user_fullname": ["x"]}, {"user_fullname": {"a": nested(300)}}, {"user_fullname": 10 ** 1200},
-    {"user_fullname": "\ud800"}, {"user_fullname": None}, {"user_fullname": float("nan")},
-    {"ent_user_createtime": "0001-01-01T00:00:00+01:00"}, {"ent_user_createtime": "9999-12-31T23:59:59-01:00"},
-    {"ent_user_createtime": 1e20}, {"ent_user_createtime": "x"}, {"ent_user_createtime": [1]},
-    {"is_anonymous_user": "yes"}, {"user_web_sessions": "5"}, {"user_web_sessions": 10 ** 1200},
-    {"score": "high"}, {"score": 10 ** 1200}, {"when": "0001-01-01T00:00:00+05:00"}, {"when": 1e20},
-    {"event_count_2": "x", "event_count_9": "y", "event_count_": 1, "event_count_01": "z"},
-    {"": 1, "\x00": 2, "\ud800": 3},
-    # not JSON at all: the in-process API gets whatever the host passes
-    {"user_fullname": {1, 2}}, {"user_fullname": object()}, {"user_fullname": b"bytes"},
-    {"user_fullname": ("t", "u")}, {"score": 1 + 2j}, {"when": object()},
-], ids=short_id)
+@pytest.mark.parametrize(
+    "visitor",
+    [
+        [],
+        "visitor",
+        5,
+        ["event_count_1"],
+        {"event_count_1": "3"},
+        {"event_count_1": 1.5},
+        {"event_count_1": True},
+        {"event_count_1": -1},
+        {"event_count_1": None},
+        {"event_count_1": [1]},
+        {"event_count_1": {"n": 1}},
+        {"event_count_1": 10**30},
+        {"event_count_1": 10**1100},
+        {"event_count_1": float("nan")},
+        {"event_first_time_1": "garbage"},
+        {"event_first_time_1": [1]},
+        {"event_first_time_1": True},
+        {"event_first_time_1": 1e20},
+        {"event_first_time_1": -1e20},
+        {"event_first_time_1": float("nan")},
+        {"event_first_time_1": "nan"},
+        {"event_first_time_1": "inf"},
+        {"event_first_time_1": ""},
+        {"event_first_time_1": "0001-01-01T00:00:00+01:00"},
+        {"event_last_time_1": "9999-12-31T23:59:59-01:00"},
+        {"event_last_time_1": "2026-13-45T99:00:00Z"},
+        {"event_last_time_1": "\ud800"},
+        {"event_last_time_1": 10**400},
+        {"event_last_time_1": {"$date": 1}},
+        {"event_last_data_1": {"not": "text"}},
+        {"event_last_data_1": 5},
+        {"user_fullname": ["x"]},
+        {"user_fullname": {"a": nested(300)}},
+        {"user_fullname": 10**1200},
+        {"user_fullname": "\ud800"},
+        {"user_fullname": None},
+        {"user_fullname": float("nan")},
+        {"ent_user_createtime": "0001-01-01T00:00:00+01:00"},
+        {"ent_user_createtime": "9999-12-31T23:59:59-01:00"},
+        {"ent_user_createtime": 1e20},
+        {"ent_user_createtime": "x"},
+        {"ent_user_createtime": [1]},
+        {"is_anonymous_user": "yes"},
+        {"user_web_sessions": "5"},
+        {"user_web_sessions": 10**1200},
+        {"score": "high"},
+        {"score": 10**1200},
+        {"when": "0001-01-01T00:00:00+05:00"},
+        {"when": 1e20},
+        {"event_count_2": "x", "event_count_9": "y", "event_count_": 1, "event_count_01": "z"},
+        {"": 1, "\x00": 2, "\ud800": 3},
+        # not JSON at all: the in-process API gets whatever the host passes
+        {"user_fullname": {1, 2}},
+        {"user_fullname": object()},
+        {"user_fullname": b"bytes"},
+        {"user_fullname": ("t", "u")},
+        {"score": 1 + 2j},
+        {"when": object()},
+    ],
+    ids=short_id,
+)
 def test_hostile_visitors_are_processed_or_rejected(rules, visitor):
     before = repr(visitor)
     assert_handles(rules, ev(1, {"x": 2, "t": "2026-01-01T00:00:00Z"}), visitor)
@@ -945,14 +1135,31 @@ def test_hostile_visitors_are_processed_or_rejected(rules, visitor):
 def test_big_integer_arithmetic_never_raises(rules):
     """LANGUAGE.md section 5: evaluation never raises. A 1,100-digit number is a
     valid event; its fourth power has more digits than int -> str allows."""
-    result = rules.handle(ev(1, {"x": 10 ** 1100}))
+    result = rules.handle(ev(1, {"x": 10**1100}))
     assert result["actions"]
     json.dumps(result)
 
 
-@pytest.mark.parametrize("at", [True, None, float("nan"), float("inf"), -1, 10 ** 400, "", "x", "\ud800",
-                                [1], datetime.max, datetime.min, datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))),
-                                datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-1)))], ids=short_id)
+@pytest.mark.parametrize(
+    "at",
+    [
+        True,
+        None,
+        float("nan"),
+        float("inf"),
+        -1,
+        10**400,
+        "",
+        "x",
+        "\ud800",
+        [1],
+        datetime.max,
+        datetime.min,
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))),
+        datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-1))),
+    ],
+    ids=short_id,
+)
 def test_hostile_at_in_process(rules, at):
     try:
         result = rules.handle({"event_seq": 1}, None, None, at=at)
@@ -1007,21 +1214,38 @@ def _untouched(visitor: Path, before: bytes) -> None:
     assert not leftovers, leftovers
 
 
-@pytest.mark.parametrize("event", [
-    '{"event_seq": 1, "event_timestamp": 1000, "event_data": ' + "[" * 60_000 + "]" * 60_000 + "}",
-    '{"event_seq": 1, "event_timestamp": 1000, "event_data": ' + "[" * 700 + "]" * 700 + "}",
-    '{"event_seq": 2, "event_timestamp": 1000, "event_data": ' + "[" * 700 + "]" * 700 + "}",
-    '{"event_seq": 1, "event_timestamp": NaN}',
-    '{"event_seq": 1, "event_timestamp": 1000, "event_data": {"x": Infinity}}',
-    '{"event_seq": 1, "event_timestamp": 1' + "0" * 400 + "}",
-    '{"event_seq": 1, "event_timestamp": 1000, "event_data": "\\ud800"}',
-    '{"event_seq": 2, "event_timestamp": 1000, "event_data": {"\\udfff": "\\ud800"}}',
-    '{"event_seq": 1, "event_timestamp": 1000, "event_data": ' + "9" * 5000 + "}",
-    '{"event_seq": true}', '{"event_seq": 1.0}', '{"event_seq": "1"}', '{"track_event": [1]}',
-    '{"track_event": {"event_name": {"x": 1}}}', '{"event_seq": 1, "event_timestamp": "soon"}',
-    "[1, 2]", "{", "{}", "{\"event_seq\": 1}garbage", "0", "-1", "99999999999999999999999",
-    "not-a-name!", "@/nonexistent/event.json", "@", " ",
-], ids=lambda e: repr(e)[:40])
+@pytest.mark.parametrize(
+    "event",
+    [
+        '{"event_seq": 1, "event_timestamp": 1000, "event_data": ' + "[" * 60_000 + "]" * 60_000 + "}",
+        '{"event_seq": 1, "event_timestamp": 1000, "event_data": ' + "[" * 700 + "]" * 700 + "}",
+        '{"event_seq": 2, "event_timestamp": 1000, "event_data": ' + "[" * 700 + "]" * 700 + "}",
+        '{"event_seq": 1, "event_timestamp": NaN}',
+        '{"event_seq": 1, "event_timestamp": 1000, "event_data": {"x": Infinity}}',
+        '{"event_seq": 1, "event_timestamp": 1' + "0" * 400 + "}",
+        '{"event_seq": 1, "event_timestamp": 1000, "event_data": "\\ud800"}',
+        '{"event_seq": 2, "event_timestamp": 1000, "event_data": {"\\udfff": "\\ud800"}}',
+        '{"event_seq": 1, "event_timestamp": 1000, "event_data": ' + "9" * 5000 + "}",
+        '{"event_seq": true}',
+        '{"event_seq": 1.0}',
+        '{"event_seq": "1"}',
+        '{"track_event": [1]}',
+        '{"track_event": {"event_name": {"x": 1}}}',
+        '{"event_seq": 1, "event_timestamp": "soon"}',
+        "[1, 2]",
+        "{",
+        "{}",
+        '{"event_seq": 1}garbage',
+        "0",
+        "-1",
+        "99999999999999999999999",
+        "not-a-name!",
+        "@/nonexistent/event.json",
+        "@",
+        " ",
+    ],
+    ids=lambda e: repr(e)[:40],
+)
 def test_run_hostile_event_with_save(cli, cli_files, event):
     rules_path, visitor = cli_files
     before = visitor.read_bytes()
@@ -1089,20 +1313,23 @@ def test_run_deep_event_file(cli, cli_files, tmp_path):
     _untouched(visitor, before)
 
 
-@pytest.mark.parametrize("content", [
-    bytes(random.Random(11).randrange(256) for _ in range(2048)),
-    b"\x89PNG\r\n\x1a\n\x00\x00",
-    b"[1, 2, 3]",
-    b'["event_count_1"]',
-    b"null",
-    b"42",
-    b'"text"',
-    b'{"event_count_1": 3',
-    b"\xff\xfe{\x00}\x00",
-    b"{" * 100_000,
-    b"[" * 100_000 + b"]" * 100_000,
-    b'{"event_count_1": NaN}',
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        bytes(random.Random(11).randrange(256) for _ in range(2048)),
+        b"\x89PNG\r\n\x1a\n\x00\x00",
+        b"[1, 2, 3]",
+        b'["event_count_1"]',
+        b"null",
+        b"42",
+        b'"text"',
+        b'{"event_count_1": 3',
+        b"\xff\xfe{\x00}\x00",
+        b"{" * 100_000,
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"event_count_1": NaN}',
+    ],
+)
 def test_run_visitor_file_that_is_not_an_object(cli, cli_files, content):
     rules_path, visitor = cli_files
     visitor.write_bytes(content)
@@ -1116,26 +1343,47 @@ def test_run_visitor_file_that_is_not_an_object(cli, cli_files, content):
     _untouched(visitor, content)
 
 
-@pytest.mark.parametrize("state", [
-    '{"event_count_1": "3"}', '{"event_count_1": 1.5}', '{"event_count_1": true}', '{"event_count_1": -4}',
-    '{"event_first_time_1": "yesterday"}', '{"event_first_time_1": [2026]}',
-    '{"event_first_time_1": "0001-01-01T00:00:00+01:00"}', '{"event_last_time_1": "9999-12-31T23:59:59-01:00"}',
-    '{"event_last_time_1": 1e400}', '{"event_count_1": ' + "9" * 5000 + "}",
-])
+@pytest.mark.parametrize(
+    "state",
+    [
+        '{"event_count_1": "3"}',
+        '{"event_count_1": 1.5}',
+        '{"event_count_1": true}',
+        '{"event_count_1": -4}',
+        '{"event_first_time_1": "yesterday"}',
+        '{"event_first_time_1": [2026]}',
+        '{"event_first_time_1": "0001-01-01T00:00:00+01:00"}',
+        '{"event_last_time_1": "9999-12-31T23:59:59-01:00"}',
+        '{"event_last_time_1": 1e400}',
+        '{"event_count_1": ' + "9" * 5000 + "}",
+    ],
+)
 def test_run_visitor_with_wrong_types_leaves_it_unchanged(cli, cli_files, state):
     rules_path, visitor = cli_files
     visitor.write_text(state, encoding="utf-8")
     before = visitor.read_bytes()
-    proc = cli("run", rules_path, "--event", '{"event_seq": 1, "event_timestamp": 1795593600}',
-               "--visitor", visitor, "--save")
+    proc = cli(
+        "run", rules_path, "--event", '{"event_seq": 1, "event_timestamp": 1795593600}', "--visitor", visitor, "--save"
+    )
     assert_no_traceback(proc)
     assert proc.returncode in (1, 2), proc.stdout
     assert proc.stderr.strip() and proc.stdout == ""
     _untouched(visitor, before)
 
 
-@pytest.mark.parametrize("at", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "1" + "0" * 400,
-                                "nan", "-5", "1e400", "", "2026-02-30T00:00:00Z"])
+@pytest.mark.parametrize(
+    "at",
+    [
+        "9999-12-31T23:59:59-01:00",
+        "0001-01-01T00:00:00+01:00",
+        "1" + "0" * 400,
+        "nan",
+        "-5",
+        "1e400",
+        "",
+        "2026-02-30T00:00:00Z",
+    ],
+)
 def test_run_hostile_at(cli, cli_files, at):
     rules_path, visitor = cli_files
     before = visitor.read_bytes()
@@ -1165,12 +1413,87 @@ def test_run_with_a_damaged_cache_entry(cli, tmp_path, monkeypatch):
 
 # ======================================================= 4. fuzz
 
-FUZZ_WORDS = ["event", "agent", "group", "field", "segment", "flow", "on", "any", "if", "elif", "else", "switch",
-              "case", "default", "reply", "assign", "set", "let", "convert", "ticket", "end", "failure", "and",
-              "or", "not", "in", "true", "null", "count", "data", "now", "priority", "inactive", "uuid"]
-FUZZ_PUNCT = ["{", "}", "(", ")", "[", "]", ",", "->", "=", "==", "!=", "<", ">=", "+", "-", "*", "/", "%",
-              ".", "!", "&&", "||", "#", '"', "'", "\\", "{{", "}}", '"{{ x }}"', "*", "1", "0", "99999999999",
-              "1.5", "10m", '"\\u0000"', '"\\q"', "\u201c", "\x00", "\r", "\n", "é", "\ufeff"]
+FUZZ_WORDS = [
+    "event",
+    "agent",
+    "group",
+    "field",
+    "segment",
+    "flow",
+    "on",
+    "any",
+    "if",
+    "elif",
+    "else",
+    "switch",
+    "case",
+    "default",
+    "reply",
+    "assign",
+    "set",
+    "let",
+    "convert",
+    "ticket",
+    "end",
+    "failure",
+    "and",
+    "or",
+    "not",
+    "in",
+    "true",
+    "null",
+    "count",
+    "data",
+    "now",
+    "priority",
+    "inactive",
+    "uuid",
+]
+FUZZ_PUNCT = [
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ",",
+    "->",
+    "=",
+    "==",
+    "!=",
+    "<",
+    ">=",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    ".",
+    "!",
+    "&&",
+    "||",
+    "#",
+    '"',
+    "'",
+    "\\",
+    "{{",
+    "}}",
+    '"{{ x }}"',
+    "*",
+    "1",
+    "0",
+    "99999999999",
+    "1.5",
+    "10m",
+    '"\\u0000"',
+    '"\\q"',
+    "\u201c",
+    "\x00",
+    "\r",
+    "\n",
+    "é",
+    "\ufeff",
+]
 TOKEN_RE = re.compile(r"\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|#[^\n]*|[A-Za-z_0-9]+|->|[=!<>]=|&&|\|\||\s+|.")
 
 
@@ -1224,8 +1547,10 @@ def test_fuzz_mutated_examples():
         assert_contained(result.code, marker="\x00PWN")
         for seq in (1, 2, 3):
             try:
-                rules.handle({"event_seq": seq, "event_timestamp": T0, "event_data": {"plan": "pro"}},
-                             {"user_fullname": "Li", "event_count_2": 9, "event_count_3": 9})
+                rules.handle(
+                    {"event_seq": seq, "event_timestamp": T0, "event_data": {"plan": "pro"}},
+                    {"user_fullname": "Li", "event_count_2": 9, "event_count_3": 9},
+                )
             except ValueError:
                 pass
     assert compiled_ok > 10, "the mutations should leave some programs valid"

@@ -75,12 +75,15 @@ def test_scenario(name, update):
             else:
                 for key in ("actions", "failed"):
                     if got[key] != expect.get(key, []):
-                        problems.append(f"step {number}: {key}\n  got      {json.dumps(got[key])}\n"
-                                        f"  expected {json.dumps(expect.get(key, []))}")
+                        problems.append(
+                            f"step {number}: {key}\n  got      {json.dumps(got[key])}\n"
+                            f"  expected {json.dumps(expect.get(key, []))}"
+                        )
                 for key, value in expect.get("visitor", {}).items():
                     if result["visitor"].get(key) != value:
-                        problems.append(f"step {number}: visitor[{key!r}] is {result['visitor'].get(key)!r}, "
-                                        f"expected {value!r}")
+                        problems.append(
+                            f"step {number}: visitor[{key!r}] is {result['visitor'].get(key)!r}, expected {value!r}"
+                        )
         visitor = result["visitor"]
     if update:
         spec_path.write_text(json.dumps(spec, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

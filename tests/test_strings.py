@@ -50,5 +50,5 @@ def test_unicode_escapes_for_a_surrogate_pair_give_one_character(tmp_path):
     lone surrogates, a string that can't be encoded as UTF-8, instead of '😀'."""
     rules = load_text(tmp_path, 'on event 1 -> ticket "\\ud83d\\ude00"\n')
     (text,) = texts(rules)
-    assert text == "\U0001F600"
+    assert text == "\U0001f600"
     text.encode("utf-8")

@@ -61,6 +61,7 @@ def _compile(source: str, filename: str, emit: bool) -> Result:
         try:
             result.code = generate(program, Path(filename).name)
         except TooDeep as exc:
-            result.diagnostics.append(make("E005", exc.line, 1, limit=PYTHON_MAX_NESTING,
-                                           help="split the expression with `let` or a segment"))
+            result.diagnostics.append(
+                make("E005", exc.line, 1, limit=PYTHON_MAX_NESTING, help="split the expression with `let` or a segment")
+            )
     return result

@@ -13,8 +13,12 @@ from .common import FILE, echo_diagnostics, read_file
 
 @click.command()
 @click.argument("file", type=FILE)
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the module (default: print it).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the module (default: print it).",
+)
 def compile(file: Path, output: Optional[Path]) -> None:
     """Compile a .ppflow file into one standalone Python module.
 

@@ -68,8 +68,15 @@ def at_time(text: str) -> object:
         raise UsageProblem("--at", str(exc)) from None
 
 
-def execute(file: str, spec: str, visitor: str | None = None, save: bool = False, at: str | None = None,
-            fail: tuple = (), as_json: bool = False) -> int:
+def execute(
+    file: str,
+    spec: str,
+    visitor: str | None = None,
+    save: bool = False,
+    at: str | None = None,
+    fail: tuple = (),
+    as_json: bool = False,
+) -> int:
     """Run one event and print the result; returns the exit status (0 or 1)."""
     from ..build.loader import load
 
@@ -96,8 +103,10 @@ def execute(file: str, spec: str, visitor: str | None = None, save: bool = False
         return 1
     names = set(fail)
     for name in sorted(names - set(getattr(rules, "_TARGETS", ()))):
-        print(f"warning: --fail {printable(name)}: no reply or assign in {printable(file)} is aimed at it",
-              file=sys.stderr)
+        print(
+            f"warning: --fail {printable(name)}: no reply or assign in {printable(file)} is aimed at it",
+            file=sys.stderr,
+        )
 
     def effects(action: dict) -> bool:
         return action.get("agent") not in names and action.get("group") not in names
@@ -116,8 +125,9 @@ def execute(file: str, spec: str, visitor: str | None = None, save: bool = False
         try:
             write_atomically(visitor, text)
         except OSError as exc:
-            print(f"error: can't write {printable(visitor)}: {exc.strerror}; the visitor was not saved",
-                  file=sys.stderr)
+            print(
+                f"error: can't write {printable(visitor)}: {exc.strerror}; the visitor was not saved", file=sys.stderr
+            )
             return 1
     print(json.dumps(result, ensure_ascii=False) if as_json else summary_text(result))
     return 0
@@ -142,8 +152,11 @@ def summary_text(result: dict) -> str:
     name = f" {ev['name']}" if ev["name"] else ""
     lines = [f"event {ev['seq']}{name} at {ev['time']} (count {ev['count']})", "statistics:"]
     suffix = f"_{ev['seq']}"
-    lines += [f"  {k} = {json.dumps(v, ensure_ascii=False)}" for k, v in result["visitor"].items()
-              if k.startswith("event_") and k.endswith(suffix) and k[:-len(suffix)] in _STAT_NAMES]
+    lines += [
+        f"  {k} = {json.dumps(v, ensure_ascii=False)}"
+        for k, v in result["visitor"].items()
+        if k.startswith("event_") and k.endswith(suffix) and k[: -len(suffix)] in _STAT_NAMES
+    ]
     if not result["actions"]:
         lines.append("actions: none")
     for title, actions in (("actions:", result["actions"]), ("failed:", result["failed"])):

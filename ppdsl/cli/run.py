@@ -14,16 +14,24 @@ from .common import FILE
 
 @click.command()
 @click.argument("file", type=FILE)
-@click.option("-e", "--event", "spec", required=True, metavar="SPEC",
-              help="The event: JSON, @file.json, an event number or an event name.")
+@click.option(
+    "-e",
+    "--event",
+    "spec",
+    required=True,
+    metavar="SPEC",
+    help="The event: JSON, @file.json, an event number or an event name.",
+)
 @click.option("--visitor", type=FILE, help="The visitor's state: a JSON object of PPMessage variables.")
 @click.option("--save", is_flag=True, help="Write the updated visitor back to the --visitor file.")
 @click.option("--at", metavar="TIME", help="The event's time when it carries none: ISO-8601 or epoch seconds.")
-@click.option("--fail", "fail", multiple=True, metavar="NAME",
-              help="Make actions aimed at agent or group NAME fail (repeatable).")
+@click.option(
+    "--fail", "fail", multiple=True, metavar="NAME", help="Make actions aimed at agent or group NAME fail (repeatable)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def run(file: Path, spec: str, visitor: Optional[Path], save: bool, at: Optional[str],
-        fail: tuple[str, ...], as_json: bool) -> None:
+def run(
+    file: Path, spec: str, visitor: Optional[Path], save: bool, at: Optional[str], fail: tuple[str, ...], as_json: bool
+) -> None:
     """Run one tracked event through the flows of a .ppflow file.
 
     \b

@@ -22,15 +22,35 @@ from ..lang import ir
 from ..lang.names import STAT_FUNCTIONS
 
 _EVENT_ATTRS = {
-    "track_event_seq": "E.seq", "track_event_uuid": "E.uuid", "track_event_count": "E.count",
-    "track_event_data": "E.data_text", "data": "E.data", "now": "E.now",
+    "track_event_seq": "E.seq",
+    "track_event_uuid": "E.uuid",
+    "track_event_count": "E.count",
+    "track_event_data": "E.data_text",
+    "data": "E.data",
+    "now": "E.now",
 }
-_CHAIN_TESTS = {"<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge", "==": "_eq", "!=": "_ne",
-                "in": "_in", "not in": "_not_in"}
+_CHAIN_TESTS = {
+    "<": "_lt",
+    "<=": "_le",
+    ">": "_gt",
+    ">=": "_ge",
+    "==": "_eq",
+    "!=": "_ne",
+    "in": "_in",
+    "not in": "_not_in",
+}
 _ARITH_HELPERS = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod"}
 _CALL_HELPERS = {
-    "len": "_len", "lower": "_lower", "upper": "_upper", "contains": "_contains", "startswith": "_startswith",
-    "endswith": "_endswith", "json": "_json_value", "int": "_int", "float": "_float", "str": "_str",
+    "len": "_len",
+    "lower": "_lower",
+    "upper": "_upper",
+    "contains": "_contains",
+    "startswith": "_startswith",
+    "endswith": "_endswith",
+    "json": "_json_value",
+    "int": "_int",
+    "float": "_float",
+    "str": "_str",
 }
 _SET_CONVERT = {"int": "_int", "float": "_float", "str": "_str", "bool": "_bool", "datetime": "_datetime_text"}
 
@@ -239,8 +259,11 @@ def _environment():  # type: ignore[no-untyped-def]
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
-        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined, autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
     )
     env.tests["node"] = lambda obj, name: type(obj).__name__ == name
     env.filters["py"] = repr

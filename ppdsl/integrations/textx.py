@@ -37,8 +37,9 @@ def ppflow_language() -> Any:
 
 
 @generator("ppflow", "python")
-def ppflow_python_generator(metamodel: Any, model: Any, output_path: Any, overwrite: bool, debug: bool,
-                            **custom_args: Any) -> None:
+def ppflow_python_generator(
+    metamodel: Any, model: Any, output_path: Any, overwrite: bool, debug: bool, **custom_args: Any
+) -> None:
     """A standalone Python module with handle() and EVENTS (as `ppdsl compile`)"""
     filename = model._tx_filename
     result = compile_source(model._tx_parser.input, filename)

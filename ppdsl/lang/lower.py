@@ -136,24 +136,52 @@ class _Lower:
                 desc = self.text_of(item.description) if item.description else None
                 seq_at = _AFTER_EVENT_KEYWORD.match(self.text, item._tx_position).end()
                 seq_loc = self.index.loc(seq_at, len(item.seq))
-                prog.events.append(ir.EventDecl(
-                    self.loc(item), self.int_value(item.seq, seq_loc), seq_loc, item.name.name, self.loc(item.name),
-                    uuid[0] if uuid else None, uuid[1] if uuid else None,
-                    desc[0] if desc else None, desc[1] if desc else None))
+                prog.events.append(
+                    ir.EventDecl(
+                        self.loc(item),
+                        self.int_value(item.seq, seq_loc),
+                        seq_loc,
+                        item.name.name,
+                        self.loc(item.name),
+                        uuid[0] if uuid else None,
+                        uuid[1] if uuid else None,
+                        desc[0] if desc else None,
+                        desc[1] if desc else None,
+                    )
+                )
             elif kind in ("AgentDecl", "GroupDecl"):
                 display = self.text_of(item.display)[0] if item.display else None
                 decl = ir.NamedDecl(self.loc(item), kind[:-4].lower(), item.name.name, self.loc(item.name), display)
                 (prog.agents if kind == "AgentDecl" else prog.groups).append(decl)
             elif kind == "FieldDecl":
-                prog.fields.append(ir.NamedDecl(self.loc(item), "field", item.name.name, self.loc(item.name),
-                                                item.type.name, self.loc(item.type)))
+                prog.fields.append(
+                    ir.NamedDecl(
+                        self.loc(item),
+                        "field",
+                        item.name.name,
+                        self.loc(item.name),
+                        item.type.name,
+                        self.loc(item.type),
+                    )
+                )
             elif kind == "SegmentDecl":
-                prog.segments.append(ir.NamedDecl(self.loc(item), "segment", item.name.name, self.loc(item.name),
-                                                  expr=self.expr(item.expr)))
+                prog.segments.append(
+                    ir.NamedDecl(
+                        self.loc(item), "segment", item.name.name, self.loc(item.name), expr=self.expr(item.expr)
+                    )
+                )
             elif kind == "Flow":
                 prio = self.int_value(item.priority, item) if item.priority else 0
-                prog.flows.append(ir.Flow(self.loc(item), item.name.name, self.loc(item.name), prio,
-                                          item.inactive is not None, [self.rule(r) for r in item.rules]))
+                prog.flows.append(
+                    ir.Flow(
+                        self.loc(item),
+                        item.name.name,
+                        self.loc(item.name),
+                        prio,
+                        item.inactive is not None,
+                        [self.rule(r) for r in item.rules],
+                    )
+                )
             else:  # a rule outside any flow
                 rule = self.rule(item)
                 if main is None:
@@ -176,8 +204,10 @@ class _Lower:
     def rule(self, r: Any) -> ir.Rule:
         events = None
         if r.any is None:
-            events = [ir.EventRef(self.loc(ref), self.int_value(ref.seq, ref) if ref.seq else None, ref.name)
-                      for ref in r.refs]
+            events = [
+                ir.EventRef(self.loc(ref), self.int_value(ref.seq, ref) if ref.seq else None, ref.name)
+                for ref in r.refs
+            ]
         return ir.Rule(self.loc(r), events, self.stmt(r.body))
 
     # statements
@@ -236,8 +266,16 @@ class _Lower:
                 close = _find_close(value, i + 2)
                 at = self.index.loc(start + offsets[i], 2)
                 if close < 0:
-                    self.diags.append(make("E123", at.line, at.col, 2, detail="'{{' has no matching '}}'",
-                                           help="close it with '}}', or write a literal '{{' as {{ \"{{\" }}"))
+                    self.diags.append(
+                        make(
+                            "E123",
+                            at.line,
+                            at.col,
+                            2,
+                            detail="'{{' has no matching '}}'",
+                            help="close it with '}}', or write a literal '{{' as {{ \"{{\" }}",
+                        )
+                    )
                     return ir.Template(loc, parts)
                 inner = value[i + 2 : close]
                 quote = typographic_quote(inner)
@@ -277,8 +315,16 @@ class _Lower:
                 tokens.append(("binary", _BINARY_NAMES.get(op, op if not op.startswith("not") else "not in")))
             if len(part.prefix) > MAX_NESTING:
                 loc = self.span(part._tx_position, part._tx_position + 3)
-                raise SyntaxProblem(make("E005", loc.line, loc.col, 3, limit=MAX_NESTING,
-                                         help="more than a few `not` or `-` in a row cancel out; remove them"))
+                raise SyntaxProblem(
+                    make(
+                        "E005",
+                        loc.line,
+                        loc.col,
+                        3,
+                        limit=MAX_NESTING,
+                        help="more than a few `not` or `-` in a row cancel out; remove them",
+                    )
+                )
             for prefix in part.prefix:
                 tokens.append(("prefix", "-" if prefix == "-" else "not", part._tx_position))
             operand = self.operand(part)
@@ -318,8 +364,11 @@ class _Lower:
             seconds = self.int_value(text[:-1], e) * _UNIT_SECONDS[text[-1]]
             if seconds > _MAX_DURATION:
                 loc = self.loc(e)
-                self.diags.append(make("E126", loc.line, loc.col, loc.length, value=text[:20],
-                                       help="durations go up to 999999999 days"))
+                self.diags.append(
+                    make(
+                        "E126", loc.line, loc.col, loc.length, value=text[:20], help="durations go up to 999999999 days"
+                    )
+                )
                 seconds = 0
             return ir.Lit(self.loc(e), "duration", seconds)
         if "." in text:
@@ -342,8 +391,23 @@ class _Lower:
 _BINARY_NAMES = {"||": "or", "&&": "and"}
 _AFTER_EVENT_KEYWORD = re.compile(r"event\s*")
 # binding power of binary operators, as in Python; `not` and unary minus sit between
-_POWER = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "in": 4, "not in": 4,
-          "+": 5, "-": 5, "*": 6, "/": 6, "%": 6}
+_POWER = {
+    "or": 1,
+    "and": 2,
+    "==": 4,
+    "!=": 4,
+    "<": 4,
+    "<=": 4,
+    ">": 4,
+    ">=": 4,
+    "in": 4,
+    "not in": 4,
+    "+": 5,
+    "-": 5,
+    "*": 6,
+    "/": 6,
+    "%": 6,
+}
 _NOT_POWER, _COMPARE_POWER, _NEG_POWER = 3, 4, 7
 
 
@@ -361,8 +425,16 @@ class _Climb:
             if op == "not":
                 if min_power > _NOT_POWER:
                     loc = self.lower.span(start, start + 3)
-                    raise SyntaxProblem(make("E001", loc.line, loc.col, 3, detail="'not' can't stand here",
-                                             help="put the negated part in parentheses: (not x)"))
+                    raise SyntaxProblem(
+                        make(
+                            "E001",
+                            loc.line,
+                            loc.col,
+                            3,
+                            detail="'not' can't stand here",
+                            help="put the negated part in parentheses: (not x)",
+                        )
+                    )
                 operand, _, end = self.parse(_NOT_POWER)
                 node: ir.Expr = ir.Unary(self.lower.span(start, end), "not", operand)
             else:

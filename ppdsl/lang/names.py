@@ -9,10 +9,13 @@ from .ir import Ty
 
 # PPMessage system variables (string unless noted).
 SYSTEM_VARS: dict[str, Ty] = {
-    **{name: Ty("str") for name in (
-        "user_fullname user_email user_mobile user_language user_country user_city "
-        "customer_user_type browser_name browser_language page_url page_title user_channel"
-    ).split()},
+    **{
+        name: Ty("str")
+        for name in (
+            "user_fullname user_email user_mobile user_language user_country user_city "
+            "customer_user_type browser_name browser_language page_url page_title user_channel"
+        ).split()
+    },
     "is_anonymous_user": Ty("bool"),
     "is_assigned_user": Ty("bool"),
     "user_web_sessions": Ty("int"),
@@ -40,10 +43,22 @@ EXTRA_RE = re.compile(r"extra_field_[A-Za-z0-9_]+$")
 
 # name -> (fewest arguments, most arguments)
 FUNCTIONS: dict[str, tuple[int, int]] = {
-    "count": (1, 1), "first_time": (1, 1), "last_time": (1, 1), "last_data": (1, 1),
-    "len": (1, 1), "lower": (1, 1), "upper": (1, 1), "contains": (2, 2),
-    "startswith": (2, 2), "endswith": (2, 2), "matches": (2, 2), "json": (1, 1),
-    "int": (1, 1), "float": (1, 1), "str": (1, 1), "exists": (1, 1),
+    "count": (1, 1),
+    "first_time": (1, 1),
+    "last_time": (1, 1),
+    "last_data": (1, 1),
+    "len": (1, 1),
+    "lower": (1, 1),
+    "upper": (1, 1),
+    "contains": (2, 2),
+    "startswith": (2, 2),
+    "endswith": (2, 2),
+    "matches": (2, 2),
+    "json": (1, 1),
+    "int": (1, 1),
+    "float": (1, 1),
+    "str": (1, 1),
+    "exists": (1, 1),
 }
 STAT_FUNCTIONS = ("count", "first_time", "last_time", "last_data")
 

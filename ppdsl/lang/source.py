@@ -14,6 +14,7 @@ from .diagnostics import SyntaxProblem, make
 MAX_NESTING = 64  # brackets or statements inside each other
 TYPOGRAPHIC_QUOTES = "‘’“”"
 
+
 def decode_source(data: bytes) -> str:
     try:
         text = data.decode("utf-8")
@@ -21,8 +22,13 @@ def decode_source(data: bytes) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise SyntaxProblem(
-            make("E004", line, col, detail=f"byte 0x{data[exc.start]:02x} at offset {exc.start}",
-                 help="save the file as UTF-8")
+            make(
+                "E004",
+                line,
+                col,
+                detail=f"byte 0x{data[exc.start]:02x} at offset {exc.start}",
+                help="save the file as UTF-8",
+            )
         ) from None
     return text[1:] if text.startswith("\ufeff") else text
 
@@ -56,8 +62,14 @@ def prescan(text: str, index: LineIndex) -> str:
             m = _STRING.match(text, i)
             if not m:
                 loc = index.loc(i)
-                raise SyntaxProblem(make("E006", loc.line, loc.col, help=f"end it with {ch} on the same line; "
-                                         "write a line break inside a string as \\n"))
+                raise SyntaxProblem(
+                    make(
+                        "E006",
+                        loc.line,
+                        loc.col,
+                        help=f"end it with {ch} on the same line; write a line break inside a string as \\n",
+                    )
+                )
             i = m.end()
             continue
         if ch in TYPOGRAPHIC_QUOTES:
@@ -67,14 +79,28 @@ def prescan(text: str, index: LineIndex) -> str:
             depth += 1
             if depth > MAX_NESTING:
                 loc = index.loc(i)
-                raise SyntaxProblem(make("E005", loc.line, loc.col, limit=MAX_NESTING,
-                                         help="split the expression with `let` or a segment"))
+                raise SyntaxProblem(
+                    make(
+                        "E005",
+                        loc.line,
+                        loc.col,
+                        limit=MAX_NESTING,
+                        help="split the expression with `let` or a segment",
+                    )
+                )
         elif ch in ")]}":
             depth -= 1
         elif not (ch.isprintable() or ch in "\t\n\r"):
             loc = index.loc(i)
-            raise SyntaxProblem(make("E001", loc.line, loc.col, detail=f"unexpected character {ch!r}",
-                                     help="remove it; only text belongs in a .ppflow file"))
+            raise SyntaxProblem(
+                make(
+                    "E001",
+                    loc.line,
+                    loc.col,
+                    detail=f"unexpected character {ch!r}",
+                    help="remove it; only text belongs in a .ppflow file",
+                )
+            )
         i += 1
     if not comments:
         return text
@@ -86,7 +112,7 @@ def prescan(text: str, index: LineIndex) -> str:
 
 
 _STRING = re.compile(r""""(\\.|[^"\\\r\n])*"|'(\\.|[^'\\\r\n])*'""")
-STRAIGHT_QUOTES = 'write strings with straight quotes: "..." or \'...\''
+STRAIGHT_QUOTES = "write strings with straight quotes: \"...\" or '...'"
 
 
 def typographic_quote(text: str) -> Optional[int]:
@@ -134,16 +160,24 @@ def decode_string(raw: str, loc: ir.Loc) -> tuple[str, list[int]]:
                 if 0xDC00 <= low <= 0xDFFF:  # a UTF-16 pair, as JSON spells U+10000 and up
                     code, size = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00), 12
             if 0xD800 <= code <= 0xDFFF:
-                raise SyntaxProblem(make("E003", loc.line, loc.col + i + 1, 6, escape=body[i : i + 6],
-                                         help="a lone UTF-16 surrogate is not text; write the character "
-                                              "itself or a high+low pair like \\ud83d\\ude00"))
+                raise SyntaxProblem(
+                    make(
+                        "E003",
+                        loc.line,
+                        loc.col + i + 1,
+                        6,
+                        escape=body[i : i + 6],
+                        help="a lone UTF-16 surrogate is not text; write the character "
+                        "itself or a high+low pair like \\ud83d\\ude00",
+                    )
+                )
             out.append(chr(code))
             offsets.append(i + 1)
             i += size
         else:
             esc = body[i : i + 2]
-            raise SyntaxProblem(make("E003", loc.line, loc.col + i + 1, 2, escape=esc,
-                                     help=r"use one of \\ \" \' \n \t \uXXXX"))
+            raise SyntaxProblem(
+                make("E003", loc.line, loc.col + i + 1, 2, escape=esc, help=r"use one of \\ \" \' \n \t \uXXXX")
+            )
     offsets.append(len(body) + 1)
     return "".join(out), offsets
-

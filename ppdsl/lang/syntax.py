@@ -47,8 +47,15 @@ def metamodel(root: str = "Program") -> Any:
 
 # --------------------------------------------------------------- syntax errors
 
-_WORDS = {"IntTok": "a number", "SignedInt": "a number", "StringTok": "a string", "Name": "a name",
-          "NumberLit": "a number", "WordLit": "true, false or null", "BinaryOp": "an operator"}
+_WORDS = {
+    "IntTok": "a number",
+    "SignedInt": "a number",
+    "StringTok": "a string",
+    "Name": "a name",
+    "NumberLit": "a number",
+    "WordLit": "true, false or null",
+    "BinaryOp": "an operator",
+}
 
 
 def _describe(rule: Any) -> str:
@@ -79,8 +86,7 @@ STATEMENT_WORDS = ("reply", "assign", "set", "convert", "ticket", "if", "switch"
 _LITERAL_WORDS = {"a number", "a string", "true, false or null", "'('", "'['", "'-'", "'not'", "'!'"}
 
 
-def syntax_diagnostic(err: Any, text: str, index: LineIndex, offset: int = 0,
-                      template: bool = False) -> Diagnostic:
+def syntax_diagnostic(err: Any, text: str, index: LineIndex, offset: int = 0, template: bool = False) -> Diagnostic:
     pos = offset if offset else index.starts[err.line - 1] + err.col - 1
     found_m = _TOKEN.match(text, pos) if pos < len(text) else None
     found = found_m.group() if found_m else None
@@ -131,4 +137,3 @@ def with_depth(fn: Any) -> Any:
         return fn()
     finally:
         sys.setrecursionlimit(old)
-

@@ -3,6 +3,7 @@ and convert change the visitor."""
 
 from .common import _jsonable
 
+
 # --- runtime ---
 def _do(R, action):
     """Run a reply, assign or ticket through `effects`; False when it failed."""

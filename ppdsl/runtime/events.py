@@ -6,6 +6,7 @@ _EVENT_UUIDS, _BY_UUID, _BY_NAME and _DECLARED, which the code here reads."""
 
 from .common import _COMPACT, _MAX_DATA, _UTC, _at_time, _datetime, _iso, _json, _show, _time, _time_of, _timestamp
 
+
 # --- runtime ---
 class _Event:
     __slots__ = ("seq", "name", "uuid", "count", "data", "data_text", "now", "time_text")
@@ -73,8 +74,10 @@ def _resolve(payload, at):
         if by_name is None:
             raise ValueError(f"unknown event_name {_show(name)}{_known()}")
         if found is not None and by_name != found:
-            raise ValueError(f"event_uuid {_show(uuid)} is event {found} ({_EVENT_NAMES[found]}) "
-                             f"but event_name {_show(name)} is event {by_name}; send identifiers of one event")
+            raise ValueError(
+                f"event_uuid {_show(uuid)} is event {found} ({_EVENT_NAMES[found]}) "
+                f"but event_name {_show(name)} is event {by_name}; send identifiers of one event"
+            )
         found = by_name
     if seq is not None:
         if type(seq) is not int or not (seq in _EVENT_NAMES if _DECLARED else 1 <= seq <= 8):
@@ -100,8 +103,10 @@ def _resolve(payload, at):
         try:
             size = len(text) if text.isascii() else len(text.encode("utf-8"))
         except UnicodeEncodeError as exc:
-            raise ValueError(f"event_data holds {_show(exc.object[exc.start:exc.end])}, which is not "
-                             "valid Unicode (a lone UTF-16 surrogate)") from None
+            raise ValueError(
+                f"event_data holds {_show(exc.object[exc.start : exc.end])}, which is not "
+                "valid Unicode (a lone UTF-16 surrogate)"
+            ) from None
         if size > _MAX_DATA:
             raise ValueError(f"event_data is {size} bytes as JSON text; the limit is 64 KiB (65536 bytes)")
         ev.data_text = text
@@ -148,8 +153,10 @@ def _not_utc_text(value):
     return type(value) is not str or value[-1:] != "Z"
 
 
-_STAT_KEYS = {s: (f"event_count_{s}", f"event_first_time_{s}", f"event_last_time_{s}", f"event_last_data_{s}")
-              for s in range(1, 9)}
+_STAT_KEYS = {
+    s: (f"event_count_{s}", f"event_first_time_{s}", f"event_last_time_{s}", f"event_last_data_{s}")
+    for s in range(1, 9)
+}
 
 
 def _stored_time(V, key):

@@ -4,6 +4,7 @@ raises on a value of the wrong type: it gives null (None) or false."""
 
 from .common import _ORD, _UTC, _datetime, _iso, _json, _jsonable, _math, _time_of, _timedelta
 
+
 # --- runtime ---
 def _fmt(v):
     """How a value prints in a template (LANGUAGE.md section 4)."""

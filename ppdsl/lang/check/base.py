@@ -15,7 +15,6 @@ from ..names import EVENT_VARS
 MAX_DEPTH = 100  # expression and statement nesting; keeps the generated Python compilable
 
 
-
 def suggest(name: str, candidates: Iterable[str], cutoff: float = 0.7) -> Optional[str]:
     close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=cutoff)
     return f"did you mean '{close[0]}'?" if close else None
@@ -53,8 +52,7 @@ class Scope:
 
 
 class CheckerBase:
-    def __init__(self, program: ir.Program, event_vars: Optional[dict[str, Ty]] = None,
-                 trust_numbers: bool = False):
+    def __init__(self, program: ir.Program, event_vars: Optional[dict[str, Ty]] = None, trust_numbers: bool = False):
         """`event_vars` narrows the current-event names (a standalone condition
         has only `now`); `trust_numbers` types visitor numbers as `sure`, for
         the guarded fast path of ppdsl.condition."""

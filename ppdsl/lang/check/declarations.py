@@ -11,7 +11,6 @@ from ..names import EVENT_VARS, EXTRA_RE, FIELD_TYPES, STAT_RE, SYSTEM_VARS
 from .base import CheckerBase, suggest
 
 
-
 class Declarations(CheckerBase):
     def check_events(self) -> None:
         seen_seq: dict[int, ir.EventDecl] = {}
@@ -19,8 +18,12 @@ class Declarations(CheckerBase):
         seen_uuid: set[str] = set()
         for i, ev in enumerate(self.p.events):
             if i == 8:
-                self.error("E110", ev.loc, count=len(self.p.events),
-                           help="PPMessage tracks at most 8 events per website; remove or merge some")
+                self.error(
+                    "E110",
+                    ev.loc,
+                    count=len(self.p.events),
+                    help="PPMessage tracks at most 8 events per website; remove or merge some",
+                )
             if not 1 <= ev.seq <= 8:
                 self.error("E109", ev.seq_loc, seq=ev.seq)
             elif ev.seq in seen_seq:
@@ -33,7 +36,7 @@ class Declarations(CheckerBase):
                 self.error("E111", ev.name_loc, kind="event", name=ev.name[:20] + "...", size=len(ev.name), limit=64)
             if ev.uuid is not None and ev.uuid_loc is not None:
                 if not ev.uuid:
-                    self.error("E113", ev.uuid_loc, help="leave out `uuid \"\"`, or give the uuid from PPMessage")
+                    self.error("E113", ev.uuid_loc, help='leave out `uuid ""`, or give the uuid from PPMessage')
                 elif ev.uuid in seen_uuid:
                     self.error("E108", ev.uuid_loc, uuid=repr(ev.uuid)[:60])
                 seen_uuid.add(ev.uuid)
@@ -41,8 +44,12 @@ class Declarations(CheckerBase):
                 self.error("E112", ev.description_loc, size=len(ev.description))
 
     def check_named(self) -> None:
-        for kind, decls in (("agent", self.p.agents), ("group", self.p.groups),
-                            ("field", self.p.fields), ("segment", self.p.segments)):
+        for kind, decls in (
+            ("agent", self.p.agents),
+            ("group", self.p.groups),
+            ("field", self.p.fields),
+            ("segment", self.p.segments),
+        ):
             seen: set[str] = set()
             for d in decls:
                 if d.name in seen:
@@ -50,13 +57,16 @@ class Declarations(CheckerBase):
                 seen.add(d.name)
         for f in self.p.fields:
             if f.display not in FIELD_TYPES:
-                self.error("E114", f.type_loc or f.loc, name=f.display,
-                           help=suggest(f.display or "", FIELD_TYPES) or "field types are: " + ", ".join(FIELD_TYPES))
+                self.error(
+                    "E114",
+                    f.type_loc or f.loc,
+                    name=f.display,
+                    help=suggest(f.display or "", FIELD_TYPES) or "field types are: " + ", ".join(FIELD_TYPES),
+                )
             self.check_new_value_name(f.name, f.name_loc, "field")
         for s in self.p.segments:
             if s.name in self.fields:
-                self.error("E116", s.name_loc, name=s.name, what="a field", kind="segment",
-                           help="rename the segment")
+                self.error("E116", s.name_loc, name=s.name, what="a field", kind="segment", help="rename the segment")
             self.check_new_value_name(s.name, s.name_loc, "segment")
 
     def builtin_kind(self, name: str) -> Optional[str]:
@@ -78,9 +88,14 @@ class Declarations(CheckerBase):
     # ------------------------------------------------------------ flows and rules
 
     def check_unused(self) -> None:
-        for kind, decls in (("agent", self.p.agents), ("group", self.p.groups),
-                            ("field", self.p.fields), ("segment", self.p.segments)):
+        for kind, decls in (
+            ("agent", self.p.agents),
+            ("group", self.p.groups),
+            ("field", self.p.fields),
+            ("segment", self.p.segments),
+        ):
             for d in decls:
                 if (kind, d.name) not in self.used:
-                    self.diags.append(make("W202", d.name_loc.line, d.name_loc.col, d.name_loc.length,
-                                           kind=kind, name=d.name))
+                    self.diags.append(
+                        make("W202", d.name_loc.line, d.name_loc.col, d.name_loc.length, kind=kind, name=d.name)
+                    )

@@ -12,7 +12,6 @@ from .base import MAX_DEPTH, Scope, listing, suggest
 from .types import _KIND_NAMES, UNKNOWN, Types, _kind
 
 
-
 class Flows(Types):
     def check_flows(self) -> None:
         seen: dict[str, ir.Flow] = {}
@@ -24,8 +23,9 @@ class Flows(Types):
                 elif flow.name in seen:
                     self.error("E106", flow.name_loc, kind="flow", name=flow.name)
                 if len(flow.name) > 32:
-                    self.error("E111", flow.name_loc, kind="flow", name=flow.name[:20] + "...",
-                               size=len(flow.name), limit=32)
+                    self.error(
+                        "E111", flow.name_loc, kind="flow", name=flow.name[:20] + "...", size=len(flow.name), limit=32
+                    )
             seen.setdefault(flow.name, flow)
             self.check_rules(flow)
 
@@ -49,10 +49,21 @@ class Flows(Types):
             rule.seqs = [s for s in seqs if s not in taken]
             resolved_all = rule.events is None or all(r.resolved is not None for r in rule.events)
             if resolved_all and not rule.seqs:
-                detail = ("every event it names is taken by an earlier rule of flow "
-                          f"'{flow.name}'") if seqs else "it names no event"
-                self.diags.append(make("W201", rule.loc.line, rule.loc.col, 2, detail=detail,
-                                       help="remove it, or move it above the rule that takes its events"))
+                detail = (
+                    (f"every event it names is taken by an earlier rule of flow '{flow.name}'")
+                    if seqs
+                    else "it names no event"
+                )
+                self.diags.append(
+                    make(
+                        "W201",
+                        rule.loc.line,
+                        rule.loc.col,
+                        2,
+                        detail=detail,
+                        help="remove it, or move it above the rule that takes its events",
+                    )
+                )
             taken.update(seqs)
             self.rule_seqs = set(rule.seqs)
             self.stmt(rule.body, Scope(), 1)
@@ -90,8 +101,9 @@ class Flows(Types):
             ty = self.expr(s.value, scope)
             clash = self.name_owner(s.name, scope)
             if clash:
-                self.error("E116", s.name_loc, name=s.name, what=clash, kind="let",
-                           help="choose another name for the let")
+                self.error(
+                    "E116", s.name_loc, name=s.name, what=clash, kind="let", help="choose another name for the let"
+                )
             self.next_slot += 1
             s.slot = self.next_slot
             scope.names[s.name] = (s.slot, ty)
@@ -111,8 +123,12 @@ class Flows(Types):
             if a.group:
                 self.used.add(("group", a.target))
                 if self.groups and a.target not in self.groups:
-                    self.error("E105", a.target_loc, name=a.target,
-                               help=suggest(a.target, self.groups) or listing("groups", sorted(self.groups)))
+                    self.error(
+                        "E105",
+                        a.target_loc,
+                        name=a.target,
+                        help=suggest(a.target, self.groups) or listing("groups", sorted(self.groups)),
+                    )
             else:
                 self.resolve_agent(a.target, a.target_loc)
         elif isinstance(a, ir.SetField):
@@ -132,29 +148,50 @@ class Flows(Types):
         elif EXTRA_RE.match(name):
             target = "json"
         elif STAT_RE.match(name) or name in EVENT_VARS:
-            self.error("E118", a.field_loc, name=name,
-                       why="event statistics and the current event's variables are kept by PPMessage")
+            self.error(
+                "E118",
+                a.field_loc,
+                name=name,
+                why="event statistics and the current event's variables are kept by PPMessage",
+            )
         elif scope.lookup(name):
-            self.error("E118", a.field_loc, name=name, why="it is a let variable, bound once",
-                       help=f"bind a new name with `let`, or declare a field: field {name} TYPE")
+            self.error(
+                "E118",
+                a.field_loc,
+                name=name,
+                why="it is a let variable, bound once",
+                help=f"bind a new name with `let`, or declare a field: field {name} TYPE",
+            )
         elif name in self.segments:
             self.error("E118", a.field_loc, name=name, why="a segment is computed from its condition")
         else:
-            self.error("E101", a.field_loc, name=name,
-                       help=suggest(name, list(self.fields) + list(SYSTEM_VARS))
-                       or f"declare it first: field {name} string (or int, float, bool, datetime)")
+            self.error(
+                "E101",
+                a.field_loc,
+                name=name,
+                help=suggest(name, list(self.fields) + list(SYSTEM_VARS))
+                or f"declare it first: field {name} string (or int, float, bool, datetime)",
+            )
         if target is None:
             return
         a.field_type = target
         if value.kind == "duration":
-            self.error("E124", a.value.loc, detail="a duration can't be stored in a visitor field",
-                       help="store a number of seconds instead")
+            self.error(
+                "E124",
+                a.value.loc,
+                detail="a duration can't be stored in a visitor field",
+                help="store a number of seconds instead",
+            )
         elif target not in UNKNOWN and value.kind not in UNKNOWN and value.kind != "any":
             ok = value.kind == target or (target == "float" and value.kind == "int")
             if not ok:
                 wanted = _KIND_NAMES.get(target, target)
-                self.error("E124", a.value.loc, detail=f"'{name}' holds {wanted} values, not {_kind(value)}",
-                           help=f"convert it, e.g. {target}(...)" if target in ("int", "float", "str") else None)
+                self.error(
+                    "E124",
+                    a.value.loc,
+                    detail=f"'{name}' holds {wanted} values, not {_kind(value)}",
+                    help=f"convert it, e.g. {target}(...)" if target in ("int", "float", "str") else None,
+                )
 
     def template(self, t: ir.Template, scope: Scope) -> None:
         for part in t.parts:

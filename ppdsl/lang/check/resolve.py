@@ -13,7 +13,6 @@ from .base import Scope, listing, suggest
 from .declarations import Declarations
 
 
-
 class Resolution(Declarations):
     def resolve_event(self, seq: Optional[int], name: Optional[str], loc: ir.Loc) -> Optional[int]:
         if name is None:
@@ -110,9 +109,17 @@ class Resolution(Declarations):
         """`now - last_time(E) < 10m` in a rule for E alone is always true: a
         cooldown needs the previous time kept in a field."""
         if self.rule_seqs == {seq}:
-            self.diags.append(make("W204", loc.line, loc.col, loc.length, what=what,
-                                   help="for a cooldown keep your own time: field last_nudge datetime, "
-                                        "then `set last_nudge = now` and test `now - last_nudge < 10m`"))
+            self.diags.append(
+                make(
+                    "W204",
+                    loc.line,
+                    loc.col,
+                    loc.length,
+                    what=what,
+                    help="for a cooldown keep your own time: field last_nudge datetime, "
+                    "then `set last_nudge = now` and test `now - last_nudge < 10m`",
+                )
+            )
 
     def show_event(self, seq: int) -> str:
         decl = self.events_by_seq.get(seq)
@@ -126,9 +133,10 @@ class Resolution(Declarations):
             return self.segment_types[name]
         seg = self.segments[name]
         if name in self.segment_stack:
-            path = " -> ".join(self.segment_stack[self.segment_stack.index(name):] + [name])
-            self.error("E117", seg.name_loc, name=name, path=path,
-                       help="segments may use other segments, but not in a cycle")
+            path = " -> ".join(self.segment_stack[self.segment_stack.index(name) :] + [name])
+            self.error(
+                "E117", seg.name_loc, name=name, path=path, help="segments may use other segments, but not in a cycle"
+            )
             self.segment_types[name] = None
             return None
         self.segment_stack.append(name)

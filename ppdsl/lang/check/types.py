@@ -17,7 +17,6 @@ UNKNOWN = ("json", "any", "null")
 BOOL = Ty("bool", True)
 
 
-
 class Types(Resolution):
     def expr(self, e: ir.Expr, scope: Scope, depth: int = 0) -> Ty:
         if depth > MAX_DEPTH:
@@ -55,8 +54,10 @@ class Types(Resolution):
             if operand.kind not in ("int", "float", "duration") + UNKNOWN:
                 self.error("E124", e.loc, detail=f"can't negate a {_kind(operand)}")
                 return Ty("any")
-            return Ty(operand.kind if operand.kind in ("int", "float", "duration") else "any",
-                      operand.sure and operand.kind == "int")
+            return Ty(
+                operand.kind if operand.kind in ("int", "float", "duration") else "any",
+                operand.sure and operand.kind == "int",
+            )
         if isinstance(e, ir.BinOp):
             return self.binop(e, self.expr(e.left, scope, depth), self.expr(e.right, scope, depth))
         if isinstance(e, ir.BoolOp):
@@ -101,8 +102,12 @@ class Types(Resolution):
         if name == "matches":
             pattern = e.args[1]
             if not (isinstance(pattern, ir.Lit) and pattern.kind == "str"):
-                self.error("E121", pattern.loc, detail="needs a literal regular expression as its second argument",
-                           help='write the pattern as a string, e.g. matches(page_url, "/pricing")')
+                self.error(
+                    "E121",
+                    pattern.loc,
+                    detail="needs a literal regular expression as its second argument",
+                    help='write the pattern as a string, e.g. matches(page_url, "/pricing")',
+                )
             else:
                 try:
                     re.compile(pattern.value)
@@ -119,8 +124,13 @@ class Types(Resolution):
         elif name == "contains":
             self.need(e.args[0], tys[0], ("str", "list"), name)
         return {
-            "len": Ty("int"), "lower": Ty("str"), "upper": Ty("str"), "json": Ty("json"),
-            "int": Ty("int"), "float": Ty("float"), "str": Ty("str"),
+            "len": Ty("int"),
+            "lower": Ty("str"),
+            "upper": Ty("str"),
+            "json": Ty("json"),
+            "int": Ty("int"),
+            "float": Ty("float"),
+            "str": Ty("str"),
         }.get(name, BOOL)
 
     def need(self, arg: ir.Expr, ty: Ty, kinds: tuple[str, ...], func: str) -> None:
@@ -132,8 +142,12 @@ class Types(Resolution):
         op = e.op
         for t, side in ((a, e.left), (b, e.right)):
             if t.kind in ("str", "bool", "list"):
-                self.error("E124", side.loc, detail=f"arithmetic ('{op}') on a {_kind(t)}",
-                           help="use a template to join text: \"{{ a }}{{ b }}\"" if t.kind == "str" else None)
+                self.error(
+                    "E124",
+                    side.loc,
+                    detail=f"arithmetic ('{op}') on a {_kind(t)}",
+                    help='use a template to join text: "{{ a }}{{ b }}"' if t.kind == "str" else None,
+                )
                 return Ty("any")
         if a.kind in UNKNOWN or b.kind in UNKNOWN:
             return Ty("any")
@@ -171,8 +185,17 @@ class Types(Resolution):
         if a.kind in UNKNOWN or b.kind in UNKNOWN:
             return
         if _EQ_CLASS.get(a.kind, a.kind) != _EQ_CLASS.get(b.kind, b.kind):
-            self.diags.append(make("W203", loc.line, loc.col, loc.length, result="false" if op == "==" else "true",
-                                   left=_kind(a), right=_kind(b)))
+            self.diags.append(
+                make(
+                    "W203",
+                    loc.line,
+                    loc.col,
+                    loc.length,
+                    result="false" if op == "==" else "true",
+                    left=_kind(a),
+                    right=_kind(b),
+                )
+            )
 
     @staticmethod
     def show(lit: ir.Lit) -> str:
@@ -189,6 +212,7 @@ def _kind(ty: Ty) -> str:
     """A type as the language names it in messages."""
     return _KIND_NAMES.get(ty.kind, ty.kind)
 
+
 _ARITH: dict[tuple[str, str, str], str] = {}
 for _a in ("int", "float"):
     for _b in ("int", "float"):
@@ -198,9 +222,14 @@ for _a in ("int", "float"):
         _ARITH[("/", _a, _b)] = "float"
     _ARITH[("*", "duration", _a)] = _ARITH[("*", _a, "duration")] = "duration"
     _ARITH[("/", "duration", _a)] = "duration"
-_ARITH.update({
-    ("+", "datetime", "duration"): "datetime", ("+", "duration", "datetime"): "datetime",
-    ("-", "datetime", "duration"): "datetime", ("-", "datetime", "datetime"): "duration",
-    ("+", "duration", "duration"): "duration", ("-", "duration", "duration"): "duration",
-    ("/", "duration", "duration"): "float",
-})
+_ARITH.update(
+    {
+        ("+", "datetime", "duration"): "datetime",
+        ("+", "duration", "datetime"): "datetime",
+        ("-", "datetime", "duration"): "datetime",
+        ("-", "datetime", "datetime"): "duration",
+        ("+", "duration", "duration"): "duration",
+        ("-", "duration", "duration"): "duration",
+        ("/", "duration", "duration"): "float",
+    }
+)

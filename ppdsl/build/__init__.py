@@ -1,0 +1,1 @@
+"""The pipeline (parse, check, generate), the compile cache and load()."""

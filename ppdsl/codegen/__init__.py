@@ -1,0 +1,1 @@
+"""IR to Python: the module generator, compile_condition and its runtime."""

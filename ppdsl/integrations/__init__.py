@@ -1,0 +1,1 @@
+"""Adapters that register ppdsl with other tools (textX)."""
