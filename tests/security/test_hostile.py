@@ -30,7 +30,7 @@ import pytest
 import ppdsl
 from ppdsl.build.pipeline import compile_source
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 T0 = 1795593600  # 2026-11-25T08:00:00Z
 

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 import ppdsl
 from ppdsl.cli.app import main
 
-CORPUS = Path(__file__).resolve().parent / "cases" / "diagnostics"
+CORPUS = Path(__file__).resolve().parents[1] / "cases" / "diagnostics"
 CASE_FILES = sorted(CORPUS.glob("*.ppflow"))
 HEADLINE = re.compile(
     r"^(?P<file>[^\n]+?):(?P<line>\d+):(?P<col>\d+): (?P<sev>error|warning)\[(?P<code>[EW]\d{3})\]: ", re.M

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import ppdsl
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_seed_flow_routes_to_agent_a_when_both_counts_exceed_8():

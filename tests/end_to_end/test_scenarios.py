@@ -20,7 +20,7 @@ import pytest
 
 import ppdsl
 
-SCENARIOS = Path(__file__).resolve().parent / "cases" / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[1] / "cases" / "scenarios"
 NAMES = sorted(p.name[: -len(".scenario.json")] for p in SCENARIOS.glob("*.scenario.json"))
 
 
