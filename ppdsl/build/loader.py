@@ -17,15 +17,13 @@ def read_source(path: str | os.PathLike[str]) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        from ..lang.diagnostics import CompileError
-        from ..lang.diagnostics import SyntaxProblem
+        from ..lang.diagnostics import CompileError, SyntaxProblem
         from ..lang.source import decode_source
 
         try:
-            decode_source(data)
+            decode_source(data, os.fspath(path))
         except SyntaxProblem as problem:
-            shown = data.decode("utf-8", "replace")  # the source line, for the caret
-            raise CompileError(os.fspath(path), shown, [problem.diag]) from None
+            raise CompileError(os.fspath(path), problem.diag.span.source.text, [problem.diag]) from None
         raise
     return text[1:] if text.startswith("\ufeff") else text
 

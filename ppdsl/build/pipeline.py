@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..lang.diagnostics import Diagnostic, make
+from ..lang import messages as m
+from ..lang.diagnostics import Diagnostic, diagnostic
+from ..lang.span import Source
 
 
 @dataclass
@@ -39,29 +41,29 @@ def compile_source(source: str, filename: str = "<string>", *, emit: bool = True
 
 
 def _compile(source: str, filename: str, emit: bool) -> Result:
+    from ..codegen.python import TooDeep, generate
     from ..lang.check import check
-    from ..codegen.python import PYTHON_MAX_NESTING, TooDeep, generate
     from ..lang.diagnostics import SyntaxProblem
     from ..lang.lower import parse
 
+    src = Source(filename, source)
     result = Result(filename, source, None)
     try:
-        program, diags = parse(source, filename)
-        diags += check(program)
+        program, diags = parse(src)
+        checked, more = check(program)
     except SyntaxProblem as problem:
         result.diagnostics = [problem.diag]
         return result
     except RecursionError:
-        result.diagnostics = [make("E005", 1, 1, limit=64, help="split deep expressions with `let` or a segment")]
+        result.diagnostics = [diagnostic(m.TOO_DEEP_BRACKETS, src.span(0), limit=m.MAX_BRACKETS)]
         return result
-    result.diagnostics = sorted(diags, key=lambda d: (d.line, d.col))
+    result.diagnostics = sorted(diags + more, key=Diagnostic.sort_key)
     result.flows = sum(not f.inactive for f in program.flows)
     result.rules = sum(len(f.rules) for f in program.flows if not f.inactive)
-    if emit and not any(d.is_error for d in result.diagnostics):
+    if emit and checked is not None and not any(d.is_error for d in diags):
         try:
-            result.code = generate(program, Path(filename).name)
+            result.code = generate(checked, Path(filename).name)
         except TooDeep as exc:
-            result.diagnostics.append(
-                make("E005", exc.line, 1, limit=PYTHON_MAX_NESTING, help="split the expression with `let` or a segment")
-            )
+            at = src.span(src.index.offset(exc.line, 1))
+            result.diagnostics.append(diagnostic(m.TOO_DEEP_GENERATED, at, limit=m.PYTHON_MAX_NESTING))
     return result

@@ -36,7 +36,7 @@ def check(files: tuple[Path, ...]) -> None:
             source, result = exc.source, Result(str(path), exc.source, None, exc.diagnostics)
         except OSError as exc:
             raise click.UsageError(f"can't read {path}: {exc.strerror}")
-        echo_diagnostics(str(path), source, result.diagnostics, err=False)
+        echo_diagnostics(result.diagnostics, err=False)
         if result.diagnostics:
             click.echo(f"{printable(str(path))}: {summary(result.diagnostics)}")
         else:

@@ -14,11 +14,11 @@ if TYPE_CHECKING:
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-def echo_diagnostics(filename: str, source: str, diags: list[Diagnostic], err: bool) -> None:
+def echo_diagnostics(diags: list[Diagnostic], err: bool) -> None:
     from ..lang.diagnostics import render
 
     for d in diags:
-        click.echo(render(d, filename, source), err=err)
+        click.echo(render(d), err=err)
 
 
 def read_file(path: Path) -> str:
@@ -28,7 +28,7 @@ def read_file(path: Path) -> str:
     try:
         return read_source(path)
     except CompileError as exc:
-        echo_diagnostics(str(path), exc.source, exc.diagnostics, err=True)
+        echo_diagnostics(exc.diagnostics, err=True)
         raise SystemExit(1)
     except OSError as exc:
         raise click.UsageError(f"can't read {path}: {exc.strerror}")

@@ -36,7 +36,7 @@ def compile(file: Path, output: Optional[Path]) -> None:
 
     source = read_file(file)
     result = compile_source(source, str(file))
-    echo_diagnostics(str(file), source, result.diagnostics, err=True)
+    echo_diagnostics(result.diagnostics, err=True)
     if result.code is None:
         click.echo(f"{printable(str(file))}: {summary(result.diagnostics)}; nothing written", err=True)
         sys.exit(1)

@@ -16,11 +16,14 @@ from typing import Any, Callable, Optional
 
 from ..lang import ir
 from ..lang.check import Checker, Scope
-from ..lang.diagnostics import CompileError, SyntaxProblem, make
-from .python import PYTHON_MAX_NESTING, Gen, TooDeep, check_nesting, runtime_source
+from ..lang import messages as m
+from ..lang.diagnostics import CompileError, SyntaxProblem, diagnostic
+from ..lang.messages import MAX_BRACKETS, MAX_EVENTS, PYTHON_MAX_NESTING
+from ..lang.span import Source
+from .python import Gen, TooDeep, check_nesting, runtime_source
 from ..lang.names import EVENT_VARS
 from ..lang.lower import parse_expression
-from ..lang.source import MAX_NESTING, LineIndex, prescan
+from ..lang.source import prescan
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # `_type` is a keyword-only default: a local is faster to read than the builtin
@@ -44,17 +47,20 @@ def compile_condition(text: str, *, events: Optional[dict[str, int]] = None) -> 
     Errors raise ppdsl.CompileError with every diagnostic."""
     if not isinstance(text, str):
         raise TypeError("compile_condition takes the expression as a string")
-    program = ir.Program("<condition>", [], [], [], [], [], [])
+    source = Source("<condition>", text)
+    program = ir.Program(source.name, [], [], [], [], [], [])
     for name, seq in (events or {}).items():
-        if not (isinstance(name, str) and _NAME.fullmatch(name) and type(seq) is int and 1 <= seq <= 8):
-            raise ValueError(f"events maps event names to numbers 1 to 8, e.g. {{'signup': 3}}; got {name!r}: {seq!r}")
-        loc = ir.Loc(1, 1)
-        program.events.append(ir.EventDecl(loc, seq, loc, name, loc, None, None, None, None))
+        if not (isinstance(name, str) and _NAME.fullmatch(name) and type(seq) is int and 1 <= seq <= MAX_EVENTS):
+            raise ValueError(
+                f"events maps event names to numbers 1 to {MAX_EVENTS}, e.g. {{'signup': 3}}; got {name!r}: {seq!r}"
+            )
+        at = source.span(0)
+        program.events.append(ir.EventDecl(at, seq, at, name, at, None, None, None, None))
     try:
-        fast = _check(text, program, trust_numbers=True)
-        safe = _check(text, program, trust_numbers=False)
+        fast = _check(source, program, trust_numbers=True)
+        safe = _check(source, program, trust_numbers=False)
     except RecursionError:
-        raise CompileError("<condition>", text, [make("E005", 1, 1, limit=MAX_NESTING)]) from None
+        raise _error(source, m.TOO_DEEP_BRACKETS, MAX_BRACKETS) from None
     gen = Gen(program, "condition")
     gen.hoisted = {}
     safe_code = gen.expr(safe)
@@ -75,18 +81,22 @@ def compile_condition(text: str, *, events: Optional[dict[str, int]] = None) -> 
     try:
         check_nesting(code)
     except TooDeep:
-        raise CompileError("<condition>", text, [make("E005", 1, 1, limit=PYTHON_MAX_NESTING)]) from None
+        raise _error(source, m.TOO_DEEP_GENERATED, PYTHON_MAX_NESTING) from None
     exec(compile(code, "<ppdsl condition>", "exec"), namespace)
     condition = namespace["condition"]
     condition.__doc__ = f"ppflow condition: {text}"
     return condition
 
 
-def _check(text: str, program: ir.Program, trust_numbers: bool) -> ir.Expr:
-    index = LineIndex(text)
+def _error(source: Source, msg: m.Message, limit: int) -> CompileError:
+    return CompileError(source.name, source.text, [diagnostic(msg, source.span(0), limit=limit)])
+
+
+def _check(source: Source, program: ir.Program, trust_numbers: bool) -> ir.Expr:
+    text = source.text
     try:
-        prescan(text, index)
-        expr = parse_expression(text, 0, index, text)
+        prescan(source)
+        expr = parse_expression(text, 0, source)
     except SyntaxProblem as problem:
         raise CompileError("<condition>", text, [problem.diag]) from None
     checker = Checker(program, event_vars={"now": EVENT_VARS["now"]}, trust_numbers=trust_numbers)

@@ -19,7 +19,8 @@ from typing import Optional
 
 from .. import __version__, runtime
 from ..lang import ir
-from ..lang.names import STAT_FUNCTIONS
+from ..lang.messages import PYTHON_MAX_NESTING
+from ..lang.names import FUNCTIONS
 
 _EVENT_ATTRS = {
     "track_event_seq": "E.seq",
@@ -40,18 +41,6 @@ _CHAIN_TESTS = {
     "not in": "_not_in",
 }
 _ARITH_HELPERS = {"+": "_add", "-": "_sub", "*": "_mul", "/": "_div", "%": "_mod"}
-_CALL_HELPERS = {
-    "len": "_len",
-    "lower": "_lower",
-    "upper": "_upper",
-    "contains": "_contains",
-    "startswith": "_startswith",
-    "endswith": "_endswith",
-    "json": "_json_value",
-    "int": "_int",
-    "float": "_float",
-    "str": "_str",
-}
 _SET_CONVERT = {"int": "_int", "float": "_float", "str": "_str", "bool": "_bool", "datetime": "_datetime_text"}
 
 
@@ -93,7 +82,7 @@ class Gen:
     # --- used by the templates
 
     def where(self, node: object) -> str:
-        return f"  # {self.source_name}:{node.loc.line}"  # type: ignore[attr-defined]
+        return f"  # {self.source_name}:{node.span.line}"  # type: ignore[attr-defined]
 
     def begin_flow(self, flow: ir.Flow) -> str:
         self.flow, self.temps = flow, 0
@@ -112,7 +101,7 @@ class Gen:
 
     def action(self, a: ir.Stmt) -> str:
         assert self.flow is not None
-        head = f"'flow': {self.flow.name!r}, 'line': {a.loc.line}"
+        head = f"'flow': {self.flow.name!r}, 'line': {a.span.line}"
         if isinstance(a, ir.Reply):
             self.targets.add(a.agent)
             text = self.template(a.text) if a.text else "None"
@@ -165,18 +154,18 @@ class Gen:
 
     def e_Var(self, e: ir.Var) -> str:
         b = e.binding
-        assert b is not None, "the checker resolves every name"
-        if b[0] == "let":
-            return f"_l{b[1]}"
-        if b[0] == "event":
+        if isinstance(b, ir.LetBinding):
+            return f"_l{b.slot}"
+        if isinstance(b, ir.EventVarBinding):
             self.uses_event = True
-            return _EVENT_ATTRS[b[1]]
-        if b[0] == "stat":
-            return self.stat(b[1], b[2])
-        if b[0] == "segment":
-            return f"_seg_{self.segment_index[b[1]]}(V, E)"
-        read = f"V.get({b[1]!r})"
-        return f"_dt({read})" if b[2] == "datetime" else self.read(read, b[2])
+            return _EVENT_ATTRS[b.name]
+        if isinstance(b, ir.StatBinding):
+            return self.stat(b.kind, b.seq)
+        if isinstance(b, ir.SegmentBinding):
+            return f"_seg_{self.segment_index[b.name]}(V, E)"
+        assert isinstance(b, ir.VisitorVarBinding), "the checker resolves every name"
+        read = f"V.get({b.name!r})"
+        return f"_dt({read})" if b.kind == "datetime" else self.read(read, b.kind)
 
     def stat(self, kind: str, seq: int) -> str:
         key = f"event_{kind}_{seq}"
@@ -186,7 +175,8 @@ class Gen:
         return f"_dt({read})" if kind in ("first_time", "last_time") else read
 
     def e_Call(self, e: ir.Call) -> str:
-        if e.func in STAT_FUNCTIONS:
+        func = FUNCTIONS[e.func]
+        if func.stat:
             assert e.seq is not None
             return self.stat(e.func, e.seq)
         args = [self.expr(a) for a in e.args]
@@ -196,7 +186,7 @@ class Gen:
         if e.func == "matches":
             assert e.regex is not None
             return f"_matches({args[0]}, {self.const(f'_re.compile({e.regex!r})')})"
-        return f"{_CALL_HELPERS[e.func]}({', '.join(args)})"
+        return f"{func.helper}({', '.join(args)})"
 
     def e_Member(self, e: ir.Member) -> str:
         return f"_get({self.expr(e.obj)}, {e.name!r})"
@@ -270,10 +260,11 @@ def _environment():  # type: ignore[no-untyped-def]
     return env
 
 
-def generate(program: ir.Program, source_name: str) -> str:
+def generate(checked: ir.CheckedProgram, source_name: str) -> str:
     """Python source of the compiled module for a checked program."""
+    program = checked.program
     gen = Gen(program, source_name)
-    active = sorted((f for f in program.flows if not f.inactive), key=lambda f: -f.priority)
+    active = checked.active_flows
     env = _environment()
     flows_code = env.get_template("flows.py.j2").render(flows=active, segments=program.segments, g=gen)
     decls = sorted(program.events, key=lambda e: e.seq)
@@ -304,9 +295,6 @@ class TooDeep(Exception):
     def __init__(self, line: int):
         super().__init__(f"line {line}")
         self.line = line
-
-
-PYTHON_MAX_NESTING = 200  # CPython's parser limit on nested brackets
 
 
 def check_nesting(code: str) -> None:

@@ -22,9 +22,8 @@ def _check_model(model: Any, _metamodel: Any) -> None:
     errors = [d for d in result.diagnostics if d.is_error]
     if errors:
         first = errors[0]
-        text = "\n".join(render(d, filename, source) for d in errors)
-        # textX puts FILE:LINE:COL in front itself
-        text = text.split(": ", 1)[1] if text.startswith(f"{filename}:") else text
+        # textX puts FILE:LINE:COL in front of the first itself
+        text = "\n".join(render(d, location=i > 0) for i, d in enumerate(errors))
         raise TextXSemanticError(text, line=first.line, col=first.col, filename=filename)
 
 

@@ -1,21 +1,20 @@
-"""The typed program that passes from the checker to the code generator.
+"""The typed program that passes from the parser to the checker and on to
+the code generator.
 
-Every node keeps its source location (line, col), so any stage can point back
-at the `.ppflow` text. The checker fills in the resolution fields (`ty`,
-`binding`, `seq`, ...) that the code generator reads.
+Every node keeps its Span (offsets into its Source), so any stage can point
+back at the `.ppflow` text. The checker fills in the resolution fields (`ty`,
+`binding`, `seq`, ...) and returns a CheckedProgram: only a checked program
+reaches the code generator. `walk()` visits every node; `dump()` prints a
+tree for stage-level tests.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Optional, Union
 
-
-@dataclass(frozen=True)
-class Loc:
-    line: int
-    col: int
-    length: int = 1
+from .span import Span
 
 
 # --------------------------------------------------------------- types
@@ -40,7 +39,7 @@ class Ty:
 
 @dataclass
 class Expr:
-    loc: Loc
+    span: Span
     ty: Ty = field(default=Ty("any"), init=False, compare=False)
 
 
@@ -55,12 +54,46 @@ class ListExpr(Expr):
     items: list[Expr]
 
 
+# --------------------------------------------------------------- what a name is bound to
+
+
+@dataclass(frozen=True)
+class LetBinding:
+    slot: int  # numbered per flow: the generated local is _l{slot}
+
+
+@dataclass(frozen=True)
+class EventVarBinding:
+    name: str  # track_event_seq, data, now, ...
+
+
+@dataclass(frozen=True)
+class StatBinding:
+    kind: str  # count, first_time, last_time, last_data
+    seq: int
+
+
+@dataclass(frozen=True)
+class VisitorVarBinding:
+    """A visitor variable: a PPMessage system variable, an extra_field_*, or a declared field."""
+
+    name: str
+    kind: str  # the value kind it is declared with; "json" when unknown
+    declared: bool = False  # a `field` of this file
+
+
+@dataclass(frozen=True)
+class SegmentBinding:
+    name: str
+
+
+Binding = Union[LetBinding, EventVarBinding, StatBinding, VisitorVarBinding, SegmentBinding]
+
+
 @dataclass
 class Var(Expr):
     name: str
-    # set by the checker: ("event", name), ("stat", kind, seq), ("system", name, type)
-    # (also extra_field_*), ("field", name, type), ("segment", name), ("let", slot)
-    binding: Optional[tuple] = field(default=None, init=False)
+    binding: Optional[Binding] = field(default=None, init=False)  # set by the checker
 
 
 @dataclass
@@ -110,7 +143,7 @@ class Compare(Expr):
 
 @dataclass
 class Template:
-    loc: Loc
+    span: Span
     parts: list[Union[str, Expr]]
 
 
@@ -119,7 +152,7 @@ class Template:
 
 @dataclass
 class Stmt:
-    loc: Loc
+    span: Span
 
 
 @dataclass
@@ -130,7 +163,7 @@ class If(Stmt):
 
 @dataclass
 class Case:
-    loc: Loc
+    span: Span
     values: list[Lit]
     body: Stmt
 
@@ -150,7 +183,7 @@ class Block(Stmt):
 @dataclass
 class Let(Stmt):
     name: str
-    name_loc: Loc
+    name_span: Span
     value: Expr
     slot: int = field(default=0, init=False)  # set by the checker
 
@@ -163,21 +196,21 @@ class End(Stmt):
 @dataclass
 class Reply(Stmt):
     agent: str
-    agent_loc: Loc
+    agent_span: Span
     text: Optional[Template]
 
 
 @dataclass
 class Assign(Stmt):
     target: Optional[str]  # None for `assign any`
-    target_loc: Loc
+    target_span: Span
     group: bool
 
 
 @dataclass
 class SetField(Stmt):
     field: str
-    field_loc: Loc
+    field_span: Span
     value: Expr
     field_type: str = field(default="json", init=False)  # set by the checker
 
@@ -206,7 +239,7 @@ class ActionStmt(Stmt):
 
 @dataclass
 class EventRef:
-    loc: Loc
+    span: Span
     seq: Optional[int]
     name: Optional[str]
     resolved: Optional[int] = field(default=None, init=False)
@@ -214,7 +247,7 @@ class EventRef:
 
 @dataclass
 class Rule:
-    loc: Loc
+    span: Span
     events: Optional[list[EventRef]]  # None: any event
     body: Stmt
     seqs: list[int] = field(default_factory=list, init=False)  # set by the checker
@@ -222,9 +255,9 @@ class Rule:
 
 @dataclass
 class Flow:
-    loc: Loc
+    span: Span
     name: str
-    name_loc: Loc
+    name_span: Span
     priority: int
     inactive: bool
     rules: list[Rule]
@@ -233,36 +266,140 @@ class Flow:
 
 @dataclass
 class EventDecl:
-    loc: Loc
+    span: Span
     seq: int
-    seq_loc: Loc
+    seq_span: Span
     name: str
-    name_loc: Loc
+    name_span: Span
     uuid: Optional[str]
-    uuid_loc: Optional[Loc]
+    uuid_span: Optional[Span]
     description: Optional[str]
-    description_loc: Optional[Loc]
+    description_span: Optional[Span]
 
 
 @dataclass
-class NamedDecl:
-    """An agent, group, field (display = type name) or segment declaration."""
-
-    loc: Loc
-    kind: str
+class AgentDecl:
+    span: Span
     name: str
-    name_loc: Loc
-    display: Optional[str] = None
-    type_loc: Optional[Loc] = None
-    expr: Optional[Expr] = None
+    name_span: Span
+    display: Optional[str]
+
+
+@dataclass
+class GroupDecl:
+    span: Span
+    name: str
+    name_span: Span
+    display: Optional[str]
+
+
+@dataclass
+class FieldDecl:
+    span: Span
+    name: str
+    name_span: Span
+    type_name: str
+    type_span: Span
+
+
+@dataclass
+class SegmentDecl:
+    span: Span
+    name: str
+    name_span: Span
+    expr: Expr
+
+
+Decl = Union[EventDecl, AgentDecl, GroupDecl, FieldDecl, SegmentDecl]
 
 
 @dataclass
 class Program:
     filename: str
     events: list[EventDecl]
-    agents: list[NamedDecl]
-    groups: list[NamedDecl]
-    fields: list[NamedDecl]
-    segments: list[NamedDecl]
+    agents: list[AgentDecl]
+    groups: list[GroupDecl]
+    fields: list[FieldDecl]
+    segments: list[SegmentDecl]
     flows: list[Flow]  # in file order; the implicit `main` stands where its first rule is
+
+
+@dataclass
+class CheckedProgram:
+    """A program the checker passed without errors, its names resolved and its
+    expressions typed. The code generator takes nothing else."""
+
+    program: Program
+    segment_types: dict[str, Ty]
+
+    @property
+    def active_flows(self) -> list[Flow]:
+        """The flows that run, in run order: descending priority, ties in file order."""
+        return sorted((f for f in self.program.flows if not f.inactive), key=lambda f: -f.priority)
+
+
+# --------------------------------------------------------------- walk and dump
+
+
+def walk(node: Any) -> Iterator[Any]:
+    """Every IR node under `node` (itself included), depth first, in field order."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, (list, tuple)):
+            stack.extend(reversed(item))
+        elif is_dataclass(item) and not isinstance(item, (Span, Ty)) and not isinstance(item, type):
+            yield item
+            stack.extend(reversed([getattr(item, f.name) for f in fields(item)]))
+
+
+_QUIET = {"span", "ty", "binding", "implicit"}
+
+
+def dump(node: Any, *, checked: bool = False) -> str:
+    """An indented tree of the IR, one node a line with its line:col; with
+    `checked`, also each expression's type and each name's binding."""
+    out: list[str] = []
+    _dump(node, 0, out, checked)
+    return "\n".join(out) + "\n"
+
+
+def _dump(node: Any, depth: int, out: list[str], checked: bool, label: str = "") -> None:
+    pad = "  " * depth + (f"{label}: " if label else "")
+    if isinstance(node, (list, tuple)) and not _is_leaf(node):
+        if not node:
+            return
+        out.append(pad.rstrip() if label else pad)
+        for item in node:
+            _dump(item, depth + 1, out, checked)
+        return
+    if not is_dataclass(node) or isinstance(node, (Span, Ty)):
+        out.append(pad + repr(node))
+        return
+    head = type(node).__name__
+    span = getattr(node, "span", None)
+    if isinstance(span, Span):
+        head += f" {span.line}:{span.col}"
+    simple, nested = [], []
+    for f in fields(node):
+        value = getattr(node, f.name)
+        if f.name.endswith("_span") or f.name in _QUIET or value is None or value == []:
+            continue
+        (simple if _is_leaf(value) else nested).append((f.name, value))
+    if checked and isinstance(node, Expr):
+        simple.append(("ty", f"{node.ty.kind}{'!' if node.ty.sure else ''}"))
+    if checked and isinstance(node, Var) and node.binding is not None:
+        simple.append(("binding", node.binding))
+    out.append(
+        pad + head + "".join(f" {k}={v!r}" if not isinstance(v, str) or k != "ty" else f" ty={v}" for k, v in simple)
+    )
+    for name, value in nested:
+        _dump(value, depth + 1, out, checked, name)
+
+
+def _is_leaf(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_is_leaf(v) for v in value)
+    return not is_dataclass(value) or isinstance(
+        value, (Ty, LetBinding, EventVarBinding, StatBinding, VisitorVarBinding, SegmentBinding)
+    )

@@ -11,44 +11,44 @@ import re
 from typing import Any, Optional, Union
 
 from . import ir
-from .diagnostics import Diagnostic, SyntaxProblem, make
-from .source import STRAIGHT_QUOTES, MAX_NESTING, LineIndex, typographic_quote, decode_string, prescan
-from .syntax import with_depth, metamodel, syntax_diagnostic
+from . import messages as m
+from .diagnostics import Diagnostic, Reporter, SyntaxProblem, diagnostic
+from .messages import MAX_BRACKETS, MAX_DIGITS, MAX_DURATION_DAYS
+from .source import decode_string, prescan, typographic_quote
+from .span import Source, Span
+from .syntax import metamodel, syntax_diagnostic, with_depth
 
 # --------------------------------------------------------------- text → IR
 
 
-def parse(text: str, filename: str = "<string>") -> tuple[ir.Program, list[Diagnostic]]:
+def parse(source: Source) -> tuple[ir.Program, list[Diagnostic]]:
     """Parse a whole file into IR and the diagnostics found while lowering it
     (string escapes, templates). A syntax error raises SyntaxProblem."""
     from textx.exceptions import TextXSyntaxError
 
-    index = LineIndex(text)
-    blanked = prescan(text, index)
+    blanked = prescan(source)
     try:
         model = with_depth(lambda: metamodel().model_from_str(blanked))
     except TextXSyntaxError as err:
-        raise SyntaxProblem(syntax_diagnostic(err, text, index)) from None
-    lower = _Lower(text, index, filename)
+        raise SyntaxProblem(syntax_diagnostic(err, source)) from None
+    lower = _Lower(source)
     program = lower.program(model if not isinstance(model, str) else None)
     lower.parse_templates()
     return program, lower.diags
 
 
-def parse_expression(text: str, start: int, index: LineIndex, source: str) -> ir.Expr:
-    """Parse one template expression that stands at `start` of `source`."""
+def parse_expression(text: str, start: int, source: Source) -> ir.Expr:
+    """Parse one expression, `text`, that stands at offset `start` of `source`."""
     from textx.exceptions import TextXSyntaxError
 
     try:
         model = with_depth(lambda: metamodel("Exprs").model_from_str(text))
     except TextXSyntaxError as err:
-        sub = LineIndex(text)
-        pos = sub.starts[err.line - 1] + err.col - 1
-        raise SyntaxProblem(syntax_diagnostic(err, source, index, offset=start + pos, template=True)) from None
+        pos = Source("", text).index.offset(err.line, err.col)
+        raise SyntaxProblem(syntax_diagnostic(err, source, offset=start + pos, template=True)) from None
     if len(model.exprs) != 1:
-        loc = index.loc(start)
-        raise SyntaxProblem(make("E123", loc.line, loc.col, detail="'{{ }}' holds one expression; found ';'"))
-    lower = _Lower(source, index, "", base=start)
+        raise SyntaxProblem(diagnostic(m.TEMPLATE_TWO_EXPRESSIONS, source.span(start)))
+    lower = _Lower(source, base=start)
     expr = lower.expr(model.exprs[0])
     if lower.diags:
         raise SyntaxProblem(lower.diags[0])
@@ -74,12 +74,13 @@ def _find_close(text: str, pos: int) -> int:
     return -1
 
 
-class _Lower:
-    """Turns textX objects into IR nodes."""
+class _Lower(Reporter):
+    """Turns textX objects into IR nodes. `base` is the offset in the source
+    of the text textX parsed (non-zero for template expressions)."""
 
-    def __init__(self, text: str, index: LineIndex, filename: str, base: int = 0):
-        self.text, self.index, self.filename, self.base = text, index, filename, base
-        self.diags: list[Diagnostic] = []
+    def __init__(self, source: Source, base: int = 0):
+        super().__init__()
+        self.source, self.text, self.base = source, source.text, base
         # template expressions still to parse: (parts list, position in it, text, source offset)
         self.pending: list[tuple[list, int, str, int]] = []
 
@@ -105,29 +106,29 @@ class _Lower:
         for parts, i, inner, at in self.pending:
             try:
                 if parsed is not None:
-                    lower = _Lower(self.text, self.index, "", base=at - starts[inner])
+                    lower = _Lower(self.source, base=at - starts[inner])
                     parts[i] = lower.expr(parsed[inner])
                     self.diags += lower.diags
                 else:
-                    parts[i] = parse_expression(inner, at, self.index, self.text)
+                    parts[i] = parse_expression(inner, at, self.source)
             except SyntaxProblem as problem:
                 self.diags.append(problem.diag)
         self.pending = []
 
-    def loc(self, obj: Any) -> ir.Loc:
-        return self.index.loc(self.base + obj._tx_position, obj._tx_position_end - obj._tx_position)
+    def span(self, obj: Any) -> Span:
+        return self.source.span(self.base + obj._tx_position, self.base + obj._tx_position_end)
 
-    def text_of(self, obj: Any) -> tuple[str, ir.Loc, list[int]]:
-        loc = self.loc(obj)
+    def text_of(self, obj: Any) -> tuple[str, Span, list[int]]:
+        span = self.span(obj)
         try:
-            value, offsets = decode_string(obj.raw, loc)
+            value, offsets = decode_string(obj.raw, span)
         except SyntaxProblem as problem:
             self.diags.append(problem.diag)
-            return obj.raw[1:-1], loc, list(range(1, len(obj.raw)))
-        return value, loc, offsets
+            return obj.raw[1:-1], span, list(range(1, len(obj.raw)))
+        return value, span, offsets
 
     def program(self, model: Any) -> ir.Program:
-        prog = ir.Program(self.filename, [], [], [], [], [], [])
+        prog = ir.Program(self.source.name, [], [], [], [], [], [])
         main: Optional[ir.Flow] = None
         for item in model.items if model is not None else ():  # textX gives '' for an empty file
             kind = type(item).__name__
@@ -135,48 +136,43 @@ class _Lower:
                 uuid = self.text_of(item.uuid) if item.uuid else None
                 desc = self.text_of(item.description) if item.description else None
                 seq_at = _AFTER_EVENT_KEYWORD.match(self.text, item._tx_position).end()
-                seq_loc = self.index.loc(seq_at, len(item.seq))
+                seq_span = self.source.span(seq_at, seq_at + len(item.seq))
                 prog.events.append(
                     ir.EventDecl(
-                        self.loc(item),
-                        self.int_value(item.seq, seq_loc),
-                        seq_loc,
+                        self.span(item),
+                        self.int_value(item.seq, seq_span),
+                        seq_span,
                         item.name.name,
-                        self.loc(item.name),
+                        self.span(item.name),
                         uuid[0] if uuid else None,
                         uuid[1] if uuid else None,
                         desc[0] if desc else None,
                         desc[1] if desc else None,
                     )
                 )
-            elif kind in ("AgentDecl", "GroupDecl"):
+            elif kind == "AgentDecl":
                 display = self.text_of(item.display)[0] if item.display else None
-                decl = ir.NamedDecl(self.loc(item), kind[:-4].lower(), item.name.name, self.loc(item.name), display)
-                (prog.agents if kind == "AgentDecl" else prog.groups).append(decl)
+                prog.agents.append(ir.AgentDecl(self.span(item), item.name.name, self.span(item.name), display))
+            elif kind == "GroupDecl":
+                display = self.text_of(item.display)[0] if item.display else None
+                prog.groups.append(ir.GroupDecl(self.span(item), item.name.name, self.span(item.name), display))
             elif kind == "FieldDecl":
                 prog.fields.append(
-                    ir.NamedDecl(
-                        self.loc(item),
-                        "field",
-                        item.name.name,
-                        self.loc(item.name),
-                        item.type.name,
-                        self.loc(item.type),
+                    ir.FieldDecl(
+                        self.span(item), item.name.name, self.span(item.name), item.type.name, self.span(item.type)
                     )
                 )
             elif kind == "SegmentDecl":
                 prog.segments.append(
-                    ir.NamedDecl(
-                        self.loc(item), "segment", item.name.name, self.loc(item.name), expr=self.expr(item.expr)
-                    )
+                    ir.SegmentDecl(self.span(item), item.name.name, self.span(item.name), self.expr(item.expr))
                 )
             elif kind == "Flow":
                 prio = self.int_value(item.priority, item) if item.priority else 0
                 prog.flows.append(
                     ir.Flow(
-                        self.loc(item),
+                        self.span(item),
                         item.name.name,
-                        self.loc(item.name),
+                        self.span(item.name),
                         prio,
                         item.inactive is not None,
                         [self.rule(r) for r in item.rules],
@@ -185,19 +181,19 @@ class _Lower:
             else:  # a rule outside any flow
                 rule = self.rule(item)
                 if main is None:
-                    main = ir.Flow(rule.loc, "main", rule.loc, 0, False, [], implicit=True)
+                    main = ir.Flow(rule.span, "main", rule.span, 0, False, [], implicit=True)
                     prog.flows.append(main)
                 main.rules.append(rule)
         return prog
 
     def int_value(self, tok: str, where: Any) -> int:
-        """An integer token; `where` is its Loc or the textX object that holds it.
-        More than 15 digits is an error (E126), and then the value is 0."""
+        """An integer token; `where` is its Span or the textX object that holds it.
+        More than MAX_DIGITS digits is an error (E126), and then the value is 0."""
         digits = tok.lstrip("-")
-        if len(digits) > 15:
-            loc = where if isinstance(where, ir.Loc) else self.loc(where)
+        if len(digits) > MAX_DIGITS:
+            span = where if isinstance(where, Span) else self.span(where)
             shown = tok if len(tok) <= 24 else tok[:20] + "..."
-            self.diags.append(make("E126", loc.line, loc.col, loc.length, value=shown))
+            self.report(m.NUMBER_TOO_LARGE, span, value=shown)
             return 0
         return int(tok)
 
@@ -205,58 +201,58 @@ class _Lower:
         events = None
         if r.any is None:
             events = [
-                ir.EventRef(self.loc(ref), self.int_value(ref.seq, ref) if ref.seq else None, ref.name)
+                ir.EventRef(self.span(ref), self.int_value(ref.seq, ref) if ref.seq else None, ref.name)
                 for ref in r.refs
             ]
-        return ir.Rule(self.loc(r), events, self.stmt(r.body))
+        return ir.Rule(self.span(r), events, self.stmt(r.body))
 
     # statements
 
     def stmt(self, s: Any) -> ir.Stmt:
         kind = type(s).__name__
-        loc = self.loc(s)
+        span = self.span(s)
         if kind == "IfStmt":
             branches = [(self.expr(s.cond), self.stmt(s.then))]
             branches += [(self.expr(e.cond), self.stmt(e.body)) for e in s.elifs]
-            return ir.If(loc, branches, self.stmt(s.orelse) if s.orelse else None)
+            return ir.If(span, branches, self.stmt(s.orelse) if s.orelse else None)
         if kind == "SwitchStmt":
-            cases = [ir.Case(self.loc(c), [self.case_value(v) for v in c.values], self.stmt(c.body)) for c in s.cases]
-            return ir.Switch(loc, self.expr(s.subject), cases, self.stmt(s.default) if s.default else None)
+            cases = [ir.Case(self.span(c), [self.case_value(v) for v in c.values], self.stmt(c.body)) for c in s.cases]
+            return ir.Switch(span, self.expr(s.subject), cases, self.stmt(s.default) if s.default else None)
         if kind == "Block":
-            return ir.Block(loc, [self.stmt(x) for x in s.stmts])
+            return ir.Block(span, [self.stmt(x) for x in s.stmts])
         if kind == "LetStmt":
-            return ir.Let(loc, s.name.name, self.loc(s.name), self.expr(s.value))
+            return ir.Let(span, s.name.name, self.span(s.name), self.expr(s.value))
         if kind == "EndStmt":
-            return ir.End(loc)
+            return ir.End(span)
         action = self.action(s.action)
-        return ir.ActionStmt(action.loc, action, self.stmt(s.handler) if s.handler else None)
+        return ir.ActionStmt(action.span, action, self.stmt(s.handler) if s.handler else None)
 
     def action(self, a: Any) -> ir.Stmt:
         kind = type(a).__name__
-        loc = self.loc(a)
-        kw_loc = ir.Loc(loc.line, loc.col, len(kind) if kind != "SetAction" else 3)
+        span = self.span(a)
+        kw_span = span.at(span.start, span.start + (len(kind) if kind != "SetAction" else 3))
         if kind == "Reply":
-            return ir.Reply(kw_loc, a.agent.name, self.loc(a.agent), self.template(a.text) if a.text else None)
+            return ir.Reply(kw_span, a.agent.name, self.span(a.agent), self.template(a.text) if a.text else None)
         if kind == "Assign":
             target = None if a.any else a.target.name
-            return ir.Assign(kw_loc, target, self.loc(a.target) if a.target else loc, bool(a.group))
+            return ir.Assign(kw_span, target, self.span(a.target) if a.target else span, bool(a.group))
         if kind == "SetAction":
-            return ir.SetField(kw_loc, a.field.name, self.loc(a.field), self.expr(a.value))
+            return ir.SetField(kw_span, a.field.name, self.span(a.field), self.expr(a.value))
         if kind == "Convert":
-            return ir.Convert(kw_loc, self.text_of(a.value)[0])
-        return ir.Ticket(kw_loc, self.template(a.text))
+            return ir.Convert(kw_span, self.text_of(a.value)[0])
+        return ir.Ticket(kw_span, self.template(a.text))
 
     def case_value(self, v: Any) -> ir.Lit:
         lit = self.literal(v.value)
         if v.neg:
             if lit.kind not in ("int", "float"):
-                raise SyntaxProblem(make("E001", lit.loc.line, lit.loc.col, detail="'-' goes with a number only"))
+                raise SyntaxProblem(diagnostic(m.NEGATIVE_NON_NUMBER, lit.span))
             lit.value = -lit.value
         return lit
 
     def template(self, t: Any) -> ir.Template:
         """Split a string into literal text and `{{ EXPR }}` parts."""
-        value, loc, offsets = self.text_of(t)
+        value, span, offsets = self.text_of(t)
         start = self.base + t._tx_position
         parts: list[Union[str, ir.Expr]] = []
         text: list[str] = []
@@ -264,26 +260,16 @@ class _Lower:
         while i < len(value):
             if value.startswith("{{", i):
                 close = _find_close(value, i + 2)
-                at = self.index.loc(start + offsets[i], 2)
+                at = span.at(start + offsets[i], start + offsets[i] + 2)
                 if close < 0:
-                    self.diags.append(
-                        make(
-                            "E123",
-                            at.line,
-                            at.col,
-                            2,
-                            detail="'{{' has no matching '}}'",
-                            help="close it with '}}', or write a literal '{{' as {{ \"{{\" }}",
-                        )
-                    )
-                    return ir.Template(loc, parts)
+                    self.report(m.TEMPLATE_UNCLOSED, at)
+                    return ir.Template(span, parts)
                 inner = value[i + 2 : close]
                 quote = typographic_quote(inner)
                 if not inner.strip():
-                    self.diags.append(make("E123", at.line, at.col, 2, detail="'{{ }}' holds no expression"))
+                    self.report(m.TEMPLATE_EMPTY, at)
                 elif quote is not None:
-                    at = self.index.loc(start + offsets[i + 2 + quote])
-                    self.diags.append(make("E002", at.line, at.col, quote=inner[quote], help=STRAIGHT_QUOTES))
+                    self.report(m.TYPOGRAPHIC_QUOTE, span.at(start + offsets[i + 2 + quote]), quote=inner[quote])
                 else:
                     if text:
                         parts.append("".join(text))
@@ -296,7 +282,7 @@ class _Lower:
                 i += 1
         if text:
             parts.append("".join(text))
-        return ir.Template(loc, parts)
+        return ir.Template(span, parts)
 
     # expressions
 
@@ -304,8 +290,9 @@ class _Lower:
         kind = type(e).__name__
         return getattr(self, "x_" + kind)(e)
 
-    def span(self, start: int, end: int) -> ir.Loc:
-        return self.index.loc(self.base + start, end - start)
+    def between(self, start: int, end: int) -> Span:
+        """The span between two textX positions."""
+        return self.source.span(self.base + start, self.base + end)
 
     def x_Expr(self, e: Any) -> ir.Expr:
         tokens: list[tuple] = []
@@ -313,18 +300,9 @@ class _Lower:
             if i:
                 op = e.ops[i - 1]
                 tokens.append(("binary", _BINARY_NAMES.get(op, op if not op.startswith("not") else "not in")))
-            if len(part.prefix) > MAX_NESTING:
-                loc = self.span(part._tx_position, part._tx_position + 3)
-                raise SyntaxProblem(
-                    make(
-                        "E005",
-                        loc.line,
-                        loc.col,
-                        3,
-                        limit=MAX_NESTING,
-                        help="more than a few `not` or `-` in a row cancel out; remove them",
-                    )
-                )
+            if len(part.prefix) > MAX_BRACKETS:
+                span = self.between(part._tx_position, part._tx_position + 3)
+                raise SyntaxProblem(diagnostic(m.TOO_MANY_PREFIXES, span, limit=MAX_BRACKETS))
             for prefix in part.prefix:
                 tokens.append(("prefix", "-" if prefix == "-" else "not", part._tx_position))
             operand = self.operand(part)
@@ -336,24 +314,24 @@ class _Lower:
         """An atom and its `.member` / `[index]` trailers (prefixes are the caller's)."""
         result = self.expr(e.base)
         for t in e.trailers:
-            loc = self.span(e._tx_position, t._tx_position_end)
+            span = self.between(e._tx_position, t._tx_position_end)
             if t.member:
-                result = ir.Member(loc, result, t.member)
+                result = ir.Member(span, result, t.member)
             else:
-                result = ir.Index(loc, result, self.expr(t.index))
+                result = ir.Index(span, result, self.expr(t.index))
         return result
 
     def x_Paren(self, e: Any) -> ir.Expr:
         return self.expr(e.expr)
 
     def x_ListLit(self, e: Any) -> ir.Expr:
-        return ir.ListExpr(self.loc(e), [self.expr(x) for x in e.items])
+        return ir.ListExpr(self.span(e), [self.expr(x) for x in e.items])
 
     def x_NameAtom(self, e: Any) -> ir.Expr:
         if e.call is None:
-            return ir.Var(self.loc(e), e.name)
-        loc = self.loc(e)
-        return ir.Call(ir.Loc(loc.line, loc.col, len(e.name)), e.name, [self.expr(x) for x in e.call.args])
+            return ir.Var(self.span(e), e.name)
+        start = self.base + e._tx_position
+        return ir.Call(self.source.span(start, start + len(e.name)), e.name, [self.expr(x) for x in e.call.args])
 
     def literal(self, e: Any) -> ir.Lit:
         return self.expr(e)  # type: ignore[return-value]
@@ -362,30 +340,24 @@ class _Lower:
         text = e.value
         if text[-1] in _UNIT_SECONDS:
             seconds = self.int_value(text[:-1], e) * _UNIT_SECONDS[text[-1]]
-            if seconds > _MAX_DURATION:
-                loc = self.loc(e)
-                self.diags.append(
-                    make(
-                        "E126", loc.line, loc.col, loc.length, value=text[:20], help="durations go up to 999999999 days"
-                    )
-                )
+            if seconds > 86400 * MAX_DURATION_DAYS:
+                self.report(m.DURATION_TOO_LARGE, self.span(e), value=text[:20])
                 seconds = 0
-            return ir.Lit(self.loc(e), "duration", seconds)
+            return ir.Lit(self.span(e), "duration", seconds)
         if "." in text:
             value = float(text)
             if value == float("inf"):
-                loc = self.loc(e)
-                self.diags.append(make("E126", loc.line, loc.col, loc.length, value=text[:20] + "..."))
-            return ir.Lit(self.loc(e), "float", value)
-        return ir.Lit(self.loc(e), "int", self.int_value(text, e))
+                self.report(m.NUMBER_TOO_LARGE, self.span(e), value=text[:20] + "...")
+            return ir.Lit(self.span(e), "float", value)
+        return ir.Lit(self.span(e), "int", self.int_value(text, e))
 
     def x_StrLit(self, e: Any) -> ir.Expr:
-        return ir.Lit(self.loc(e), "str", self.text_of(e)[0])
+        return ir.Lit(self.span(e), "str", self.text_of(e)[0])
 
     def x_WordLit(self, e: Any) -> ir.Expr:
         if e.value in ("null", "None"):
-            return ir.Lit(self.loc(e), "null", None)
-        return ir.Lit(self.loc(e), "bool", e.value.lower() == "true")
+            return ir.Lit(self.span(e), "null", None)
+        return ir.Lit(self.span(e), "bool", e.value.lower() == "true")
 
 
 _BINARY_NAMES = {"||": "or", "&&": "and"}
@@ -424,25 +396,16 @@ class _Climb:
             op, start = token[1], token[2]
             if op == "not":
                 if min_power > _NOT_POWER:
-                    loc = self.lower.span(start, start + 3)
-                    raise SyntaxProblem(
-                        make(
-                            "E001",
-                            loc.line,
-                            loc.col,
-                            3,
-                            detail="'not' can't stand here",
-                            help="put the negated part in parentheses: (not x)",
-                        )
-                    )
+                    span = self.lower.between(start, start + 3)
+                    raise SyntaxProblem(diagnostic(m.MISPLACED_NOT, span))
                 operand, _, end = self.parse(_NOT_POWER)
-                node: ir.Expr = ir.Unary(self.lower.span(start, end), "not", operand)
+                node: ir.Expr = ir.Unary(self.lower.between(start, end), "not", operand)
             else:
                 operand, _, end = self.parse(_NEG_POWER)
                 if isinstance(operand, ir.Lit) and operand.kind in ("int", "float", "duration"):
-                    node = ir.Lit(self.lower.span(start, end), operand.kind, -operand.value)
+                    node = ir.Lit(self.lower.between(start, end), operand.kind, -operand.value)
                 else:
-                    node = ir.Unary(self.lower.span(start, end), "-", operand)
+                    node = ir.Unary(self.lower.between(start, end), "-", operand)
         else:
             node, start, end = token[1], token[2], token[3]
         chain: Optional[ir.Compare] = None
@@ -453,27 +416,26 @@ class _Climb:
                 break
             self.i += 1
             right, _, end = self.parse(power + 1)
-            loc = self.lower.span(start, end)
+            span = self.lower.between(start, end)
             if power == _COMPARE_POWER:
                 if chain is None:
-                    chain = ir.Compare(loc, [node, right], [op])
+                    chain = ir.Compare(span, [node, right], [op])
                 else:  # a < b <= c, as in Python
                     chain.operands.append(right)
                     chain.ops.append(op)
-                    chain.loc = loc
+                    chain.span = span
                 node = chain
                 continue
             chain = None
             if op in ("and", "or"):
                 if isinstance(node, ir.BoolOp) and node.op == op:
                     node.operands.append(right)
-                    node.loc = loc
+                    node.span = span
                 else:
-                    node = ir.BoolOp(loc, op, [node, right])
+                    node = ir.BoolOp(span, op, [node, right])
             else:
-                node = ir.BinOp(loc, op, node, right)
+                node = ir.BinOp(span, op, node, right)
         return node, start, end
 
 
-_MAX_DURATION = 86400 * 999_999_999  # what datetime.timedelta holds
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

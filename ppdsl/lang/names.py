@@ -1,9 +1,12 @@
-"""The names the language knows before a file declares anything: PPMessage's
-visitor variables, the current-event variables and the callable functions."""
+"""The prelude: the names the language knows before a file declares anything.
+PPMessage's visitor variables, the current-event variables, the statistics,
+and the built-in functions (one row each in FUNCTIONS)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Optional
 
 from .ir import Ty
 
@@ -32,6 +35,8 @@ EVENT_VARS: dict[str, Ty] = {
     "now": Ty("datetime", True),
 }
 
+BOOL = Ty("bool", True)
+
 STAT_RE = re.compile(r"event_(count|first_time|last_time|last_data)_([0-9]+)$")
 STAT_TYPES = {
     "count": Ty("int"),  # a visitor may hold anything: not `sure`
@@ -41,25 +46,85 @@ STAT_TYPES = {
 }
 EXTRA_RE = re.compile(r"extra_field_[A-Za-z0-9_]+$")
 
-# name -> (fewest arguments, most arguments)
-FUNCTIONS: dict[str, tuple[int, int]] = {
-    "count": (1, 1),
-    "first_time": (1, 1),
-    "last_time": (1, 1),
-    "last_data": (1, 1),
-    "len": (1, 1),
-    "lower": (1, 1),
-    "upper": (1, 1),
-    "contains": (2, 2),
-    "startswith": (2, 2),
-    "endswith": (2, 2),
-    "matches": (2, 2),
-    "json": (1, 1),
-    "int": (1, 1),
-    "float": (1, 1),
-    "str": (1, 1),
-    "exists": (1, 1),
+
+@dataclass(frozen=True)
+class Function:
+    """A built-in function: everything the checker, the code generator and an
+    editor's hover need to know about it."""
+
+    name: str
+    params: tuple[tuple[str, ...], ...]  # per argument, the kinds it takes; () for any
+    result: Ty
+    helper: Optional[str]  # the runtime function it compiles to; None when compiled inline
+    doc: str
+    stat: bool = False  # count(E) and friends read an event statistic
+
+    @property
+    def arity(self) -> int:
+        return len(self.params)
+
+    @property
+    def signature(self) -> str:
+        names = {"str": "string", "list": "list"}
+        args = ", ".join(" | ".join(names.get(k, k) for k in p) or "value" for p in self.params)
+        return f"{self.name}({args}) -> {self.result.kind}"
+
+
+_TEXT = ("str",)
+_ANY: tuple[str, ...] = ()
+_EVENT = ("event",)
+FUNCTIONS: dict[str, Function] = {
+    f.name: f
+    for f in (
+        Function(
+            "count", (_EVENT,), STAT_TYPES["count"], None, "How many times the visitor did event E (0 if never).", True
+        ),
+        Function("first_time", (_EVENT,), STAT_TYPES["first_time"], None, "When the visitor first did event E.", True),
+        Function("last_time", (_EVENT,), STAT_TYPES["last_time"], None, "When the visitor last did event E.", True),
+        Function(
+            "last_data",
+            (_EVENT,),
+            STAT_TYPES["last_data"],
+            None,
+            "The event_data of E's latest occurrence, as JSON text.",
+            True,
+        ),
+        Function("len", (("str", "list"),), Ty("int"), "_len", "The length of a string or a list."),
+        Function("lower", (_TEXT,), Ty("str"), "_lower", "The string in lower case."),
+        Function("upper", (_TEXT,), Ty("str"), "_upper", "The string in upper case."),
+        Function(
+            "contains",
+            (("str", "list"), _ANY),
+            BOOL,
+            "_contains",
+            "Whether a string holds a substring, a list an item, or an object a key.",
+        ),
+        Function("startswith", (_TEXT, _TEXT), BOOL, "_startswith", "Whether the string starts with the prefix."),
+        Function("endswith", (_TEXT, _TEXT), BOOL, "_endswith", "Whether the string ends with the suffix."),
+        Function(
+            "matches",
+            (_TEXT, _TEXT),
+            BOOL,
+            "_matches",
+            "Whether a regular expression (a literal string) matches anywhere in the string.",
+        ),
+        Function(
+            "json",
+            (_TEXT,),
+            Ty("json"),
+            "_json_value",
+            "Parse JSON text (such as last_data(E)) into a value; null if it isn't JSON.",
+        ),
+        Function(
+            "int", (_ANY,), Ty("int"), "_int", "A whole number from a number, a bool or numeric text; null otherwise."
+        ),
+        Function(
+            "float", (_ANY,), Ty("float"), "_float", "A number from a number, a bool or numeric text; null otherwise."
+        ),
+        Function("str", (_ANY,), Ty("str"), "_str", "The value as a template prints it."),
+        Function("exists", (_ANY,), BOOL, None, "Whether the value is not null."),
+    )
 }
-STAT_FUNCTIONS = ("count", "first_time", "last_time", "last_data")
+STAT_FUNCTIONS = tuple(f.name for f in FUNCTIONS.values() if f.stat)
 
 FIELD_TYPES = {"int": "int", "float": "float", "string": "str", "bool": "bool", "datetime": "datetime"}

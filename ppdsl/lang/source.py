@@ -4,49 +4,35 @@ bracket depth). Comments are blanked here, column for column."""
 
 from __future__ import annotations
 
-import bisect
 import re
 from typing import Optional
 
-from . import ir
-from .diagnostics import SyntaxProblem, make
+from . import messages as m_
+from .diagnostics import SyntaxProblem, diagnostic
+from .messages import MAX_BRACKETS
+from .span import Source, Span
 
-MAX_NESTING = 64  # brackets or statements inside each other
 TYPOGRAPHIC_QUOTES = "‘’“”"
 
 
-def decode_source(data: bytes) -> str:
+def decode_source(data: bytes, name: str) -> Source:
+    """A file's bytes as a Source; bytes that aren't UTF-8 raise SyntaxProblem (E004)."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise SyntaxProblem(
-            make(
-                "E004",
-                line,
-                col,
-                detail=f"byte 0x{data[exc.start]:02x} at offset {exc.start}",
-                help="save the file as UTF-8",
-            )
-        ) from None
-    return text[1:] if text.startswith("\ufeff") else text
+        shown = Source(name, data.decode("utf-8", "replace"))  # for the caret
+        at = len(data[: exc.start].decode("utf-8"))
+        detail = f"byte 0x{data[exc.start]:02x} at offset {exc.start}"
+        raise SyntaxProblem(diagnostic(m_.NOT_UTF8, shown.span(at), detail=detail)) from None
+    return Source(name, text[1:] if text.startswith("\ufeff") else text)
 
 
-class LineIndex:
-    def __init__(self, text: str):
-        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
-
-    def loc(self, pos: int, length: int = 1) -> ir.Loc:
-        line = bisect.bisect_right(self.starts, pos)
-        return ir.Loc(line, pos - self.starts[line - 1] + 1, max(1, length))
-
-
-def prescan(text: str, index: LineIndex) -> str:
+def prescan(source: Source) -> str:
     """Lexical checks textX can't phrase well (typographic quotes, control
     characters, unclosed strings, nesting too deep to parse). Returns the text
     with comments blanked out, column for column: parsing it with a grammar
     that has no Comment rule is faster than trying that rule between tokens."""
+    text = source.text
     depth = 0
     i, n = 0, len(text)
     comments = []
@@ -61,46 +47,19 @@ def prescan(text: str, index: LineIndex) -> str:
         if ch in "\"'":
             m = _STRING.match(text, i)
             if not m:
-                loc = index.loc(i)
-                raise SyntaxProblem(
-                    make(
-                        "E006",
-                        loc.line,
-                        loc.col,
-                        help=f"end it with {ch} on the same line; write a line break inside a string as \\n",
-                    )
-                )
+                raise SyntaxProblem(diagnostic(m_.UNCLOSED_STRING, source.span(i), quote=ch))
             i = m.end()
             continue
         if ch in TYPOGRAPHIC_QUOTES:
-            loc = index.loc(i)
-            raise SyntaxProblem(make("E002", loc.line, loc.col, quote=ch, help=STRAIGHT_QUOTES))
+            raise SyntaxProblem(diagnostic(m_.TYPOGRAPHIC_QUOTE, source.span(i), quote=ch))
         if ch in "([{":
             depth += 1
-            if depth > MAX_NESTING:
-                loc = index.loc(i)
-                raise SyntaxProblem(
-                    make(
-                        "E005",
-                        loc.line,
-                        loc.col,
-                        limit=MAX_NESTING,
-                        help="split the expression with `let` or a segment",
-                    )
-                )
+            if depth > MAX_BRACKETS:
+                raise SyntaxProblem(diagnostic(m_.TOO_DEEP_BRACKETS, source.span(i), limit=MAX_BRACKETS))
         elif ch in ")]}":
             depth -= 1
         elif not (ch.isprintable() or ch in "\t\n\r"):
-            loc = index.loc(i)
-            raise SyntaxProblem(
-                make(
-                    "E001",
-                    loc.line,
-                    loc.col,
-                    detail=f"unexpected character {ch!r}",
-                    help="remove it; only text belongs in a .ppflow file",
-                )
-            )
+            raise SyntaxProblem(diagnostic(m_.UNEXPECTED_CHARACTER, source.span(i), char=repr(ch)))
         i += 1
     if not comments:
         return text
@@ -112,7 +71,6 @@ def prescan(text: str, index: LineIndex) -> str:
 
 
 _STRING = re.compile(r""""(\\.|[^"\\\r\n])*"|'(\\.|[^'\\\r\n])*'""")
-STRAIGHT_QUOTES = "write strings with straight quotes: \"...\" or '...'"
 
 
 def typographic_quote(text: str) -> Optional[int]:
@@ -133,7 +91,7 @@ _HEX4 = re.compile(r"[0-9a-fA-F]{4}")
 _ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t"}
 
 
-def decode_string(raw: str, loc: ir.Loc) -> tuple[str, list[int]]:
+def decode_string(raw: str, span: Span) -> tuple[str, list[int]]:
     """Decode a quoted literal. Returns the text and, for each character, its
     offset in `raw`, so template diagnostics can point inside the string."""
     body = raw[1:-1]
@@ -160,24 +118,14 @@ def decode_string(raw: str, loc: ir.Loc) -> tuple[str, list[int]]:
                 if 0xDC00 <= low <= 0xDFFF:  # a UTF-16 pair, as JSON spells U+10000 and up
                     code, size = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00), 12
             if 0xD800 <= code <= 0xDFFF:
-                raise SyntaxProblem(
-                    make(
-                        "E003",
-                        loc.line,
-                        loc.col + i + 1,
-                        6,
-                        escape=body[i : i + 6],
-                        help="a lone UTF-16 surrogate is not text; write the character "
-                        "itself or a high+low pair like \\ud83d\\ude00",
-                    )
-                )
+                at = span.start + i + 1
+                raise SyntaxProblem(diagnostic(m_.LONE_SURROGATE, span.at(at, at + 6), escape=body[i : i + 6]))
             out.append(chr(code))
             offsets.append(i + 1)
             i += size
         else:
             esc = body[i : i + 2]
-            raise SyntaxProblem(
-                make("E003", loc.line, loc.col + i + 1, 2, escape=esc, help=r"use one of \\ \" \' \n \t \uXXXX")
-            )
+            at = span.start + i + 1
+            raise SyntaxProblem(diagnostic(m_.BAD_ESCAPE, span.at(at, at + 2), escape=esc))
     offsets.append(len(body) + 1)
     return "".join(out), offsets

@@ -11,8 +11,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .diagnostics import Diagnostic, make
-from .source import LineIndex
+from . import messages as m
+from .diagnostics import Diagnostic, diagnostic
+from .messages import Message
+from .span import Source
 
 KEYWORDS = frozenset(
     "event uuid agent group field segment flow priority inactive on any if elif else switch "
@@ -86,8 +88,10 @@ STATEMENT_WORDS = ("reply", "assign", "set", "convert", "ticket", "if", "switch"
 _LITERAL_WORDS = {"a number", "a string", "true, false or null", "'('", "'['", "'-'", "'not'", "'!'"}
 
 
-def syntax_diagnostic(err: Any, text: str, index: LineIndex, offset: int = 0, template: bool = False) -> Diagnostic:
-    pos = offset if offset else index.starts[err.line - 1] + err.col - 1
+def syntax_diagnostic(err: Any, source: Source, offset: int = 0, template: bool = False) -> Diagnostic:
+    """E001 for textX's error `err`; `offset` places an error inside a template expression."""
+    text = source.text
+    pos = offset if offset else source.index.offset(err.line, err.col)
     found_m = _TOKEN.match(text, pos) if pos < len(text) else None
     found = found_m.group() if found_m else None
     if found is None:  # at the end: point just after the last token
@@ -99,38 +103,39 @@ def syntax_diagnostic(err: Any, text: str, index: LineIndex, offset: int = 0, te
             continue  # the separator of the batch parse, not the user's
         if word not in expected:
             expected.append(word)
-    help_ = None
+    msg: Message = m.SYNTAX
+    args: dict[str, str] = {}
     words = {w.strip("'") for w in expected}
     if {"reply", "if", "let"} <= words:
         expected = [w for w in expected if w.strip("'") not in STATEMENT_WORDS and w != "'{'"] + ["a statement"]
-        help_ = "a statement starts with " + ", ".join(STATEMENT_WORDS) + " or '{'"
+        msg, args = m.SYNTAX_STATEMENT, {"words": ", ".join(STATEMENT_WORDS)}
     if "a string" in expected and "a name" in expected and "'('" in expected:
         expected = ["an expression"] + [w for w in expected if w not in _LITERAL_WORDS and w != "a name"]
     what = " or ".join(expected) if len(expected) <= 2 else ", ".join(expected[:-1]) + " or " + expected[-1]
     found_txt = "end of file" if found is None else f"'{found}'"
     previous = text[:pos].rstrip()
     if found and found.lower().rstrip("s") in _UNIT_WORDS and previous[-1:].isdigit():
-        help_ = "write a duration as one word: 30s, 10m, 2h, 7d or 1w"
+        msg = m.SYNTAX_DURATION_WORDS
     elif found and found.isidentifier() and found not in KEYWORDS:
         keywords = [w.strip("'") for w in expected if w.strip("'") in KEYWORDS]
         close = [_SLIPS[found]] if found in _SLIPS else difflib.get_close_matches(found, keywords, n=1, cutoff=0.75)
         if close:
-            help_ = f"did you mean '{close[0]}'?"
+            msg, args = m.SYNTAX_DID_YOU_MEAN, {"suggestion": close[0]}
         elif "'event'" in expected and "'any'" in expected:
-            help_ = f"a rule starts with `on event {found} ->`"
+            msg, args = m.SYNTAX_RULE_START, {"found": found}
     if found in KEYWORDS and "a name" in expected:
-        help_ = f"'{found}' is a keyword and can't be a name; choose another name"
+        msg, args = m.SYNTAX_KEYWORD_AS_NAME, {"found": found}
     elif found == "=" and ("an operator" in expected or "'=='" in expected):
-        help_ = "compare with '==' (a single '=' only appears in let, set and segment)"
-    loc = index.loc(pos)
-    return make("E001", loc.line, loc.col, len(found or " "), help=help_, detail=f"expected {what}, found {found_txt}")
+        msg = m.SYNTAX_SINGLE_EQUALS
+    span = source.span(pos, pos + len(found or " "))
+    return diagnostic(msg, span, detail=f"expected {what}, found {found_txt}", **args)
 
 
 _TOKEN = re.compile(r"[A-Za-z_0-9]+|\S")
 
 
 def with_depth(fn: Any) -> Any:
-    # Arpeggio recurses once per grammar level; MAX_NESTING keeps this bounded.
+    # Arpeggio recurses once per grammar level; MAX_BRACKETS keeps this bounded.
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, 20000))
     try:

@@ -5,6 +5,8 @@ generator. Each pass is one module; `Checker` puts them together."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 from .. import ir
 from ..diagnostics import Diagnostic
 from .base import Scope
@@ -21,10 +23,14 @@ class Checker(Flows):
             self.segment_type(seg.name)
         self.check_flows()
         self.check_unused()
-        return sorted(self.diags, key=lambda d: (d.line, d.col))
-
-    # ------------------------------------------------------------ declarations
+        return sorted(self.diags, key=Diagnostic.sort_key)
 
 
-def check(program: ir.Program) -> list[Diagnostic]:
-    return Checker(program).run()
+def check(program: ir.Program) -> tuple[Optional[ir.CheckedProgram], list[Diagnostic]]:
+    """Every diagnostic of the program, and the checked program when none is an error."""
+    checker = Checker(program)
+    diags = checker.run()
+    if any(d.is_error for d in diags):
+        return None, diags
+    types = {name: ty for name, ty in checker.segment_types.items() if ty is not None}
+    return ir.CheckedProgram(program, types), diags

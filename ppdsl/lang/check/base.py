@@ -8,23 +8,22 @@ from collections.abc import Iterable
 from typing import Optional
 
 from .. import ir
-from ..diagnostics import Diagnostic, make
+from ..diagnostics import Reporter
 from ..ir import Ty
+from ..messages import DECLARED, DID_YOU_MEAN
 from ..names import EVENT_VARS
-
-MAX_DEPTH = 100  # expression and statement nesting; keeps the generated Python compilable
 
 
 def suggest(name: str, candidates: Iterable[str], cutoff: float = 0.7) -> Optional[str]:
     close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=cutoff)
-    return f"did you mean '{close[0]}'?" if close else None
+    return DID_YOU_MEAN.format(close[0]) if close else None
 
 
 def listing(what: str, names: list[str]) -> Optional[str]:
     if not names:
         return None
     shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
-    return f"declared {what} are: {shown}"
+    return DECLARED.format(what, shown)
 
 
 class Scope:
@@ -51,15 +50,15 @@ class Scope:
         return out
 
 
-class CheckerBase:
+class CheckerBase(Reporter):
     def __init__(self, program: ir.Program, event_vars: Optional[dict[str, Ty]] = None, trust_numbers: bool = False):
         """`event_vars` narrows the current-event names (a standalone condition
         has only `now`); `trust_numbers` types visitor numbers as `sure`, for
         the guarded fast path of ppdsl.condition."""
+        super().__init__()
         self.p = program
         self.event_vars = EVENT_VARS if event_vars is None else event_vars
         self.trust_numbers = trust_numbers
-        self.diags: list[Diagnostic] = []
         self.events_by_name = {e.name: e for e in program.events}
         self.events_by_seq = {e.seq: e for e in program.events}
         self.agents = {a.name for a in program.agents}
@@ -71,9 +70,6 @@ class CheckerBase:
         self.segment_stack: list[str] = []
         self.rule_seqs: set[int] = set()  # the events that trigger the rule being checked
         self.next_slot = 0
-
-    def error(self, code: str, loc: ir.Loc, help: Optional[str] = None, **args: object) -> None:
-        self.diags.append(make(code, loc.line, loc.col, loc.length, help=help, **args))
 
     def expr(self, e: ir.Expr, scope: Scope, depth: int = 0) -> Ty:
         raise NotImplementedError  # the types pass

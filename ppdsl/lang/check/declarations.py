@@ -6,68 +6,74 @@ from __future__ import annotations
 from typing import Optional
 
 from .. import ir
-from ..diagnostics import make
+from .. import messages as m
+from ..diagnostics import Label
+from ..messages import MAX_DESCRIPTION, MAX_EVENT_NAME, MAX_EVENTS
 from ..names import EVENT_VARS, EXTRA_RE, FIELD_TYPES, STAT_RE, SYSTEM_VARS
+from ..span import Span
 from .base import CheckerBase, suggest
 
 
 class Declarations(CheckerBase):
     def check_events(self) -> None:
         seen_seq: dict[int, ir.EventDecl] = {}
-        seen_name: set[str] = set()
-        seen_uuid: set[str] = set()
+        seen_name: dict[str, ir.EventDecl] = {}
+        seen_uuid: dict[str, ir.EventDecl] = {}
         for i, ev in enumerate(self.p.events):
-            if i == 8:
-                self.error(
-                    "E110",
-                    ev.loc,
-                    count=len(self.p.events),
-                    help="PPMessage tracks at most 8 events per website; remove or merge some",
-                )
-            if not 1 <= ev.seq <= 8:
-                self.error("E109", ev.seq_loc, seq=ev.seq)
+            if i == MAX_EVENTS:
+                self.report(m.TOO_MANY_EVENTS, ev.span, count=len(self.p.events))
+            if not 1 <= ev.seq <= MAX_EVENTS:
+                self.report(m.SEQ_OUT_OF_RANGE, ev.seq_span, seq=ev.seq)
             elif ev.seq in seen_seq:
-                self.error("E107", ev.seq_loc, seq=ev.seq, help=f"event {ev.seq} is already '{seen_seq[ev.seq].name}'")
+                first = seen_seq[ev.seq]
+                self.report(m.DUPLICATE_SEQ, ev.seq_span, labels=[_first(first.seq_span)], seq=ev.seq, first=first.name)
             seen_seq.setdefault(ev.seq, ev)
             if ev.name in seen_name:
-                self.error("E106", ev.name_loc, kind="event", name=ev.name)
-            seen_name.add(ev.name)
-            if len(ev.name) > 64:
-                self.error("E111", ev.name_loc, kind="event", name=ev.name[:20] + "...", size=len(ev.name), limit=64)
-            if ev.uuid is not None and ev.uuid_loc is not None:
+                self.report(
+                    m.DUPLICATE, ev.name_span, labels=[_first(seen_name[ev.name].name_span)], kind="event", name=ev.name
+                )
+            seen_name.setdefault(ev.name, ev)
+            if len(ev.name) > MAX_EVENT_NAME:
+                shown = ev.name[:20] + "..."
+                self.report(
+                    m.NAME_TOO_LONG, ev.name_span, kind="event", name=shown, size=len(ev.name), limit=MAX_EVENT_NAME
+                )
+            if ev.uuid is not None and ev.uuid_span is not None:
                 if not ev.uuid:
-                    self.error("E113", ev.uuid_loc, help='leave out `uuid ""`, or give the uuid from PPMessage')
+                    self.report(m.EMPTY_UUID, ev.uuid_span)
                 elif ev.uuid in seen_uuid:
-                    self.error("E108", ev.uuid_loc, uuid=repr(ev.uuid)[:60])
-                seen_uuid.add(ev.uuid)
-            if ev.description is not None and ev.description_loc and len(ev.description) > 128:
-                self.error("E112", ev.description_loc, size=len(ev.description))
+                    label = _first(seen_uuid[ev.uuid].uuid_span or seen_uuid[ev.uuid].span)
+                    self.report(m.DUPLICATE_UUID, ev.uuid_span, labels=[label], uuid=repr(ev.uuid)[:60])
+                seen_uuid.setdefault(ev.uuid, ev)
+            if ev.description is not None and ev.description_span and len(ev.description) > MAX_DESCRIPTION:
+                self.report(m.DESCRIPTION_TOO_LONG, ev.description_span, size=len(ev.description))
 
-    def check_named(self) -> None:
-        for kind, decls in (
+    def named_decls(
+        self,
+    ) -> tuple[tuple[str, list[ir.AgentDecl] | list[ir.GroupDecl] | list[ir.FieldDecl] | list[ir.SegmentDecl]], ...]:
+        return (
             ("agent", self.p.agents),
             ("group", self.p.groups),
             ("field", self.p.fields),
             ("segment", self.p.segments),
-        ):
-            seen: set[str] = set()
+        )
+
+    def check_named(self) -> None:
+        for kind, decls in self.named_decls():
+            seen: dict[str, Span] = {}
             for d in decls:
                 if d.name in seen:
-                    self.error("E106", d.name_loc, kind=kind, name=d.name)
-                seen.add(d.name)
+                    self.report(m.DUPLICATE, d.name_span, labels=[_first(seen[d.name])], kind=kind, name=d.name)
+                seen.setdefault(d.name, d.name_span)
         for f in self.p.fields:
-            if f.display not in FIELD_TYPES:
-                self.error(
-                    "E114",
-                    f.type_loc or f.loc,
-                    name=f.display,
-                    help=suggest(f.display or "", FIELD_TYPES) or "field types are: " + ", ".join(FIELD_TYPES),
-                )
-            self.check_new_value_name(f.name, f.name_loc, "field")
+            if f.type_name not in FIELD_TYPES:
+                help = suggest(f.type_name, FIELD_TYPES) or m.FIELD_TYPES_ARE.format(", ".join(FIELD_TYPES))
+                self.report(m.UNKNOWN_FIELD_TYPE, f.type_span, help=help, name=f.type_name)
+            self.check_new_value_name(f.name, f.name_span, "field")
         for s in self.p.segments:
             if s.name in self.fields:
-                self.error("E116", s.name_loc, name=s.name, what="a field", kind="segment", help="rename the segment")
-            self.check_new_value_name(s.name, s.name_loc, "segment")
+                self.report(m.NAME_TAKEN, s.name_span, name=s.name, what="a field", kind="segment")
+            self.check_new_value_name(s.name, s.name_span, "segment")
 
     def builtin_kind(self, name: str) -> Optional[str]:
         if name in SYSTEM_VARS:
@@ -80,22 +86,17 @@ class Declarations(CheckerBase):
             return "a PPMessage custom field"
         return None
 
-    def check_new_value_name(self, name: str, loc: ir.Loc, what: str) -> None:
+    def check_new_value_name(self, name: str, span: Span, what: str) -> None:
         kind = self.builtin_kind(name)
         if kind:
-            self.error("E116", loc, name=name, what=kind, kind=what, help=f"choose another name for the {what}")
-
-    # ------------------------------------------------------------ flows and rules
+            self.report(m.NAME_TAKEN, span, name=name, what=kind, kind=what)
 
     def check_unused(self) -> None:
-        for kind, decls in (
-            ("agent", self.p.agents),
-            ("group", self.p.groups),
-            ("field", self.p.fields),
-            ("segment", self.p.segments),
-        ):
+        for kind, decls in self.named_decls():
             for d in decls:
                 if (kind, d.name) not in self.used:
-                    self.diags.append(
-                        make("W202", d.name_loc.line, d.name_loc.col, d.name_loc.length, kind=kind, name=d.name)
-                    )
+                    self.report(m.UNUSED, d.name_span, kind=kind, name=d.name)
+
+
+def _first(span: Span) -> Label:
+    return Label(span, "first declared here")

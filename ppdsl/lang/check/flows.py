@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Optional
 
 from .. import ir
-from ..diagnostics import make
+from .. import messages as m
+from ..diagnostics import Label
+from ..messages import MAX_EVENTS, MAX_FLOW_NAME, MAX_STATEMENT_DEPTH
 from ..names import EVENT_VARS, EXTRA_RE, STAT_RE, SYSTEM_VARS
-from .base import MAX_DEPTH, Scope, listing, suggest
+from .base import Scope, listing, suggest
 from .types import _KIND_NAMES, UNKNOWN, Types, _kind
 
 
@@ -19,18 +21,25 @@ class Flows(Types):
         for flow in self.p.flows:
             if not flow.implicit:
                 if flow.name == "main" and implicit:
-                    self.error("E115", flow.name_loc, help="rename this flow, or move the loose rules into it")
+                    self.report(m.MAIN_TWICE, flow.name_span)
                 elif flow.name in seen:
-                    self.error("E106", flow.name_loc, kind="flow", name=flow.name)
-                if len(flow.name) > 32:
-                    self.error(
-                        "E111", flow.name_loc, kind="flow", name=flow.name[:20] + "...", size=len(flow.name), limit=32
+                    first = Label(seen[flow.name].name_span, "first declared here")
+                    self.report(m.DUPLICATE, flow.name_span, labels=[first], kind="flow", name=flow.name)
+                if len(flow.name) > MAX_FLOW_NAME:
+                    shown = flow.name[:20] + "..."
+                    self.report(
+                        m.NAME_TOO_LONG,
+                        flow.name_span,
+                        kind="flow",
+                        name=shown,
+                        size=len(flow.name),
+                        limit=MAX_FLOW_NAME,
                     )
             seen.setdefault(flow.name, flow)
             self.check_rules(flow)
 
     def all_seqs(self) -> set[int]:
-        return set(self.events_by_seq) if self.p.events else set(range(1, 9))
+        return set(self.events_by_seq) if self.p.events else set(range(1, MAX_EVENTS + 1))
 
     def check_rules(self, flow: ir.Flow) -> None:
         taken: set[int] = set()
@@ -42,7 +51,7 @@ class Flows(Types):
             else:
                 seqs = []
                 for ref in rule.events:
-                    seq = self.resolve_event(ref.seq, ref.name, ref.loc)
+                    seq = self.resolve_event(ref.seq, ref.name, ref.span)
                     ref.resolved = seq
                     if seq is not None and seq not in seqs:
                         seqs.append(seq)
@@ -54,24 +63,15 @@ class Flows(Types):
                     if seqs
                     else "it names no event"
                 )
-                self.diags.append(
-                    make(
-                        "W201",
-                        rule.loc.line,
-                        rule.loc.col,
-                        2,
-                        detail=detail,
-                        help="remove it, or move it above the rule that takes its events",
-                    )
-                )
+                self.report(m.UNREACHABLE_RULE, rule.span.at(rule.span.start, rule.span.start + 2), detail=detail)
             taken.update(seqs)
             self.rule_seqs = set(rule.seqs)
             self.stmt(rule.body, Scope(), 1)
         self.rule_seqs = set()
 
     def stmt(self, s: ir.Stmt, scope: Scope, depth: int) -> None:
-        if depth > MAX_DEPTH // 2:
-            self.error("E005", s.loc, limit=MAX_DEPTH // 2, help="flatten the statements with elif or end")
+        if depth > MAX_STATEMENT_DEPTH:
+            self.report(m.TOO_DEEP_STATEMENTS, s.span, limit=MAX_STATEMENT_DEPTH)
             return
         if isinstance(s, ir.If):
             for cond, body in s.branches:
@@ -81,15 +81,16 @@ class Flows(Types):
                 self.stmt(s.orelse, Scope(scope), depth + 1)
         elif isinstance(s, ir.Switch):
             subject = self.expr(s.subject, scope)
-            seen: set[tuple] = set()
+            seen: dict[tuple, ir.Lit] = {}
             for case in s.cases:
                 for lit in case.values:
                     self.expr(lit, scope)
                     key = ("num" if lit.kind in ("int", "float") else lit.kind, lit.value)
                     if key in seen:
-                        self.error("E122", lit.loc, value=self.show(lit))
-                    seen.add(key)
-                    self.warn_never_equal(subject, lit.ty, lit.loc, "==")
+                        first = Label(seen[key].span, "first here")
+                        self.report(m.DUPLICATE_CASE, lit.span, labels=[first], value=self.show(lit))
+                    seen.setdefault(key, lit)
+                    self.warn_never_equal(subject, lit.ty, lit.span, "==")
                 self.stmt(case.body, Scope(scope), depth + 1)
             if s.default:
                 self.stmt(s.default, Scope(scope), depth + 1)
@@ -101,9 +102,7 @@ class Flows(Types):
             ty = self.expr(s.value, scope)
             clash = self.name_owner(s.name, scope)
             if clash:
-                self.error(
-                    "E116", s.name_loc, name=s.name, what=clash, kind="let", help="choose another name for the let"
-                )
+                self.report(m.NAME_TAKEN, s.name_span, name=s.name, what=clash, kind="let")
             self.next_slot += 1
             s.slot = self.next_slot
             scope.names[s.name] = (s.slot, ty)
@@ -114,7 +113,7 @@ class Flows(Types):
 
     def action(self, a: ir.Stmt, scope: Scope) -> None:
         if isinstance(a, ir.Reply):
-            self.resolve_agent(a.agent, a.agent_loc)
+            self.resolve_agent(a.agent, a.agent_span)
             if a.text:
                 self.template(a.text, scope)
         elif isinstance(a, ir.Assign):
@@ -123,14 +122,10 @@ class Flows(Types):
             if a.group:
                 self.used.add(("group", a.target))
                 if self.groups and a.target not in self.groups:
-                    self.error(
-                        "E105",
-                        a.target_loc,
-                        name=a.target,
-                        help=suggest(a.target, self.groups) or listing("groups", sorted(self.groups)),
-                    )
+                    help = suggest(a.target, self.groups) or listing("groups", sorted(self.groups))
+                    self.report(m.UNKNOWN_GROUP, a.target_span, help=help, name=a.target)
             else:
-                self.resolve_agent(a.target, a.target_loc)
+                self.resolve_agent(a.target, a.target_span)
         elif isinstance(a, ir.SetField):
             self.set_field(a, scope)
         elif isinstance(a, ir.Ticket):
@@ -148,50 +143,28 @@ class Flows(Types):
         elif EXTRA_RE.match(name):
             target = "json"
         elif STAT_RE.match(name) or name in EVENT_VARS:
-            self.error(
-                "E118",
-                a.field_loc,
-                name=name,
-                why="event statistics and the current event's variables are kept by PPMessage",
-            )
+            self.report(m.CANT_SET_STATISTIC, a.field_span, name=name)
         elif scope.lookup(name):
-            self.error(
-                "E118",
-                a.field_loc,
-                name=name,
-                why="it is a let variable, bound once",
-                help=f"bind a new name with `let`, or declare a field: field {name} TYPE",
-            )
+            self.report(m.CANT_SET_LET, a.field_span, name=name)
         elif name in self.segments:
-            self.error("E118", a.field_loc, name=name, why="a segment is computed from its condition")
+            self.report(m.CANT_SET_SEGMENT, a.field_span, name=name)
         else:
-            self.error(
-                "E101",
-                a.field_loc,
-                name=name,
-                help=suggest(name, list(self.fields) + list(SYSTEM_VARS))
-                or f"declare it first: field {name} string (or int, float, bool, datetime)",
-            )
+            close = suggest(name, list(self.fields) + list(SYSTEM_VARS))
+            if close:
+                self.report(m.UNKNOWN_NAME, a.field_span, help=close, name=name)
+            else:
+                self.report(m.UNKNOWN_SET_TARGET, a.field_span, name=name)
         if target is None:
             return
         a.field_type = target
         if value.kind == "duration":
-            self.error(
-                "E124",
-                a.value.loc,
-                detail="a duration can't be stored in a visitor field",
-                help="store a number of seconds instead",
-            )
+            self.report(m.STORE_DURATION, a.value.span)
         elif target not in UNKNOWN and value.kind not in UNKNOWN and value.kind != "any":
             ok = value.kind == target or (target == "float" and value.kind == "int")
             if not ok:
+                msg = m.SET_WRONG_TYPE_CONVERT if target in ("int", "float", "str") else m.SET_WRONG_TYPE
                 wanted = _KIND_NAMES.get(target, target)
-                self.error(
-                    "E124",
-                    a.value.loc,
-                    detail=f"'{name}' holds {wanted} values, not {_kind(value)}",
-                    help=f"convert it, e.g. {target}(...)" if target in ("int", "float", "str") else None,
-                )
+                self.report(msg, a.value.span, name=name, wanted=wanted, got=_kind(value), target=target)
 
     def template(self, t: ir.Template, scope: Scope) -> None:
         for part in t.parts:

@@ -6,39 +6,39 @@ from __future__ import annotations
 from typing import Optional
 
 from .. import ir
-from ..diagnostics import make
+from .. import messages as m
 from ..ir import Ty
+from ..messages import MAX_EVENTS
+from ..span import Span
 from ..names import EVENT_VARS, EXTRA_RE, FIELD_TYPES, FUNCTIONS, STAT_RE, STAT_TYPES, SYSTEM_VARS
 from .base import Scope, listing, suggest
 from .declarations import Declarations
 
 
 class Resolution(Declarations):
-    def resolve_event(self, seq: Optional[int], name: Optional[str], loc: ir.Loc) -> Optional[int]:
+    def resolve_event(self, seq: Optional[int], name: Optional[str], span: Span) -> Optional[int]:
         if name is None:
             assert seq is not None
             if self.p.events:
                 if seq in self.events_by_seq:
                     return seq
-                listing = ", ".join(f"{e.seq} {e.name}" for e in self.p.events)
-                self.error("E103", loc, name=str(seq), help=f"declared events are: {listing}")
+                declared = ", ".join(f"{e.seq} {e.name}" for e in self.p.events)
+                self.report(m.UNKNOWN_EVENT, span, help=m.DECLARED.format("events", declared), name=str(seq))
                 return None
-            if 1 <= seq <= 8:
+            if 1 <= seq <= MAX_EVENTS:
                 return seq
-            self.error("E109", loc, seq=seq)
+            self.report(m.SEQ_OUT_OF_RANGE, span, seq=seq)
             return None
         if name in self.events_by_name:
             return self.events_by_name[name].seq
         if self.p.filename == "<condition>":
-            help = f"pass the event's number to compile_condition: events={{'{name}': N}}"
+            self.report(m.UNKNOWN_EVENT_CONDITION, span, name=name)
         elif self.p.events:
             help = suggest(name, self.events_by_name) or listing("events", list(self.events_by_name))
+            self.report(m.UNKNOWN_EVENT, span, help=help, name=name)
         else:
-            help = f"this file declares no events, so events are numbered 1 to 8; or declare one: event 1 {name}"
-        self.error("E103", loc, name=name, help=help)
+            self.report(m.UNKNOWN_EVENT_UNDECLARED, span, name=name)
         return None
-
-    # ------------------------------------------------------------ statements
 
     def name_owner(self, name: str, scope: Scope) -> Optional[str]:
         if scope.lookup(name):
@@ -49,77 +49,69 @@ class Resolution(Declarations):
             return "a segment"
         return self.builtin_kind(name)
 
-    def resolve_agent(self, name: str, loc: ir.Loc) -> None:
+    def resolve_agent(self, name: str, span: Span) -> None:
         self.used.add(("agent", name))
         if self.agents and name not in self.agents:
-            help = suggest(name, self.agents) or listing("agents", sorted(self.agents))
             if name in self.groups:
-                help = f"'{name}' is a group: write `assign group {name}`"
-            self.error("E104", loc, name=name, help=help)
+                self.report(m.AGENT_IS_GROUP, span, name=name)
+            else:
+                help = suggest(name, self.agents) or listing("agents", sorted(self.agents))
+                self.report(m.UNKNOWN_AGENT, span, help=help, name=name)
 
     def var(self, e: ir.Var, scope: Scope) -> Ty:
         name = e.name
         let = scope.lookup(name)
         if let:
-            e.binding = ("let", let[0])
+            e.binding = ir.LetBinding(let[0])
             return let[1]
         if name in self.event_vars:
-            e.binding = ("event", name)
+            e.binding = ir.EventVarBinding(name)
             return self.event_vars[name]
-        m = STAT_RE.match(name)
-        if m:
-            digits = m.group(2)
-            seq = self.resolve_event(int(digits) if len(digits) < 4 else 0, None, e.loc)
-            e.binding = ("stat", m.group(1), seq or 0)
-            if m.group(1) == "last_time" and seq is not None:
-                self.warn_own_last_time(name, seq, e.loc)
-            return self.visitor_type(STAT_TYPES[m.group(1)])
+        stat = STAT_RE.match(name)
+        if stat:
+            digits = stat.group(2)
+            seq = self.resolve_event(int(digits) if len(digits) < 4 else 0, None, e.span)
+            e.binding = ir.StatBinding(stat.group(1), seq or 0)
+            if stat.group(1) == "last_time" and seq is not None:
+                self.warn_own_last_time(name, seq, e.span)
+            return self.visitor_type(STAT_TYPES[stat.group(1)])
         if name in self.fields:
             self.used.add(("field", name))
-            e.binding = ("field", name, self.field_type(name))
-            return self.visitor_type(Ty(e.binding[2]))
+            e.binding = ir.VisitorVarBinding(name, self.field_type(name), declared=True)
+            return self.visitor_type(Ty(e.binding.kind))
         if name in self.segments:
             self.used.add(("segment", name))
-            e.binding = ("segment", name)
+            e.binding = ir.SegmentBinding(name)
             return self.segment_type(name) or Ty("any")
         if name in SYSTEM_VARS:
-            e.binding = ("system", name, SYSTEM_VARS[name].kind)
+            e.binding = ir.VisitorVarBinding(name, SYSTEM_VARS[name].kind)
             return self.visitor_type(SYSTEM_VARS[name])
         if EXTRA_RE.match(name):
-            e.binding = ("system", name, "json")
+            e.binding = ir.VisitorVarBinding(name, "json")
             return Ty("json")
         candidates = [*scope.visible(), *self.event_vars, *SYSTEM_VARS, *self.fields, *self.segments]
         help = suggest(name, candidates)
-        if help is None and name in self.events_by_name:
-            help = f"'{name}' is an event; its statistics are count({name}), last_time({name}), ..."
-        elif help is None and name in EVENT_VARS:
-            help = "a condition over a visitor has no current event; only `now` is available"
-        elif help is None and name in FUNCTIONS:
-            help = f"'{name}' is a function: {name}(...)"
-        elif help is None:
-            help = f"declare it as a visitor field: field {name} string (or int, float, bool, datetime)"
-        self.error("E101", e.loc, name=name, help=help)
+        if help is not None:
+            self.report(m.UNKNOWN_NAME, e.span, help=help, name=name)
+        elif name in self.events_by_name:
+            self.report(m.UNKNOWN_NAME_IS_EVENT, e.span, name=name)
+        elif name in EVENT_VARS:
+            self.report(m.UNKNOWN_NAME_IS_EVENT_VAR, e.span, name=name)
+        elif name in FUNCTIONS:
+            self.report(m.UNKNOWN_NAME_IS_FUNCTION, e.span, name=name)
+        else:
+            self.report(m.UNKNOWN_NAME_DECLARE, e.span, name=name)
         return Ty("any")
 
     def field_type(self, name: str) -> str:
         """The value kind of a declared field ("json" while its type is unknown)."""
-        return FIELD_TYPES.get(self.fields[name].display or "", "json")
+        return FIELD_TYPES.get(self.fields[name].type_name, "json")
 
-    def warn_own_last_time(self, what: str, seq: int, loc: ir.Loc) -> None:
+    def warn_own_last_time(self, what: str, seq: int, span: Span) -> None:
         """`now - last_time(E) < 10m` in a rule for E alone is always true: a
         cooldown needs the previous time kept in a field."""
         if self.rule_seqs == {seq}:
-            self.diags.append(
-                make(
-                    "W204",
-                    loc.line,
-                    loc.col,
-                    loc.length,
-                    what=what,
-                    help="for a cooldown keep your own time: field last_nudge datetime, "
-                    "then `set last_nudge = now` and test `now - last_nudge < 10m`",
-                )
-            )
+            self.report(m.OWN_LAST_TIME, span, what=what)
 
     def show_event(self, seq: int) -> str:
         decl = self.events_by_seq.get(seq)
@@ -134,13 +126,10 @@ class Resolution(Declarations):
         seg = self.segments[name]
         if name in self.segment_stack:
             path = " -> ".join(self.segment_stack[self.segment_stack.index(name) :] + [name])
-            self.error(
-                "E117", seg.name_loc, name=name, path=path, help="segments may use other segments, but not in a cycle"
-            )
+            self.report(m.SEGMENT_CYCLE, seg.name_span, name=name, path=path)
             self.segment_types[name] = None
             return None
         self.segment_stack.append(name)
-        assert seg.expr is not None
         ty = self.expr(seg.expr, Scope())
         self.segment_stack.pop()
         if name not in self.segment_types:

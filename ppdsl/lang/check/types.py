@@ -6,22 +6,23 @@ from __future__ import annotations
 import re
 
 from .. import ir
-from ..diagnostics import make
+from .. import messages as m
 from ..ir import Ty
-from ..names import FUNCTIONS, STAT_FUNCTIONS, STAT_TYPES
-from .base import MAX_DEPTH, Scope, suggest
+from ..messages import MAX_EXPRESSION_DEPTH, Message
+from ..names import BOOL, FUNCTIONS
+from ..span import Span
+from .base import Scope, suggest
 from .resolve import Resolution
 
 ORDERED = {"int": "number", "float": "number", "str": "string", "datetime": "datetime", "duration": "duration"}
 UNKNOWN = ("json", "any", "null")
-BOOL = Ty("bool", True)
 
 
 class Types(Resolution):
     def expr(self, e: ir.Expr, scope: Scope, depth: int = 0) -> Ty:
-        if depth > MAX_DEPTH:
-            if not self.diags or self.diags[-1].code != "E005":  # once per expression
-                self.error("E005", e.loc, limit=MAX_DEPTH, help="split the expression with `let` or a segment")
+        if depth > MAX_EXPRESSION_DEPTH:
+            if not self.diags or self.diags[-1].msg is not m.TOO_DEEP_EXPRESSION:  # once per expression
+                self.report(m.TOO_DEEP_EXPRESSION, e.span, limit=MAX_EXPRESSION_DEPTH)
             return Ty("any")
         ty = self.infer(e, scope, depth + 1)
         e.ty = ty
@@ -45,14 +46,14 @@ class Types(Resolution):
             allowed = ("json", "any", "list", "str") if isinstance(e, ir.Index) else ("json", "any")
             if obj.kind not in allowed and obj.kind != "null":
                 what = f"'.{e.name}'" if isinstance(e, ir.Member) else "'[...]'"
-                self.error("E124", e.loc, detail=f"{what} needs a JSON value such as data, not {_kind(obj)}")
+                self.report(m.TYPE_ERROR, e.span, detail=f"{what} needs a JSON value such as data, not {_kind(obj)}")
             return Ty("json")
         if isinstance(e, ir.Unary):
             operand = self.expr(e.operand, scope, depth)
             if e.op == "not":
                 return BOOL
             if operand.kind not in ("int", "float", "duration") + UNKNOWN:
-                self.error("E124", e.loc, detail=f"can't negate a {_kind(operand)}")
+                self.report(m.TYPE_ERROR, e.span, detail=f"can't negate a {_kind(operand)}")
                 return Ty("any")
             return Ty(
                 operand.kind if operand.kind in ("int", "float", "duration") else "any",
@@ -73,87 +74,68 @@ class Types(Resolution):
 
     def call(self, e: ir.Call, scope: Scope, depth: int) -> Ty:
         name = e.func
-        if name not in FUNCTIONS:
-            help = suggest(name, FUNCTIONS, cutoff=0.6) or "functions are: " + ", ".join(FUNCTIONS)
-            self.error("E102", e.loc, name=name, help=help)
+        func = FUNCTIONS.get(name)
+        if func is None:
+            help = suggest(name, FUNCTIONS, cutoff=0.6) or m.FUNCTIONS_ARE.format(", ".join(FUNCTIONS))
+            self.report(m.UNKNOWN_FUNCTION, e.span, help=help, name=name)
             for a in e.args:
                 self.expr(a, scope, depth)
             return Ty("any")
-        low, high = FUNCTIONS[name]
-        if not low <= len(e.args) <= high:
-            expected = f"{low} argument{'s' if low > 1 else ''}"
-            self.error("E119", e.loc, func=name, expected=expected, got=len(e.args))
-            if name not in STAT_FUNCTIONS:  # still resolve the names inside
+        if len(e.args) != func.arity:
+            expected = f"{func.arity} argument{'s' if func.arity > 1 else ''}"
+            self.report(m.WRONG_ARITY, e.span, func=name, expected=expected, got=len(e.args))
+            if not func.stat:  # still resolve the names inside
                 for a in e.args:
                     self.expr(a, scope, depth)
             return Ty("any")
-        if name in STAT_FUNCTIONS:
+        if func.stat:
             arg = e.args[0]
             if isinstance(arg, ir.Lit) and arg.kind == "int":
-                e.seq = self.resolve_event(arg.value, None, arg.loc)
+                e.seq = self.resolve_event(arg.value, None, arg.span)
             elif isinstance(arg, ir.Var):
-                e.seq = self.resolve_event(None, arg.name, arg.loc)
+                e.seq = self.resolve_event(None, arg.name, arg.span)
             else:
-                self.error("E120", arg.loc, func=name, help=f"for example {name}(2) or {name}(signup)")
+                self.report(m.STAT_ARGUMENT, arg.span, func=name)
             if name == "last_time" and e.seq is not None:
-                self.warn_own_last_time(f"{name}({self.show_event(e.seq)})", e.seq, e.loc)
-            return self.visitor_type(STAT_TYPES[name])
+                self.warn_own_last_time(f"{name}({self.show_event(e.seq)})", e.seq, e.span)
+            return self.visitor_type(func.result)
         tys = [self.expr(a, scope, depth) for a in e.args]
+        checked = list(zip(e.args, tys, func.params))
         if name == "matches":
+            checked = checked[:1]  # the pattern is checked as a literal here
             pattern = e.args[1]
             if not (isinstance(pattern, ir.Lit) and pattern.kind == "str"):
-                self.error(
-                    "E121",
-                    pattern.loc,
-                    detail="needs a literal regular expression as its second argument",
-                    help='write the pattern as a string, e.g. matches(page_url, "/pricing")',
-                )
+                self.report(m.MATCHES_LITERAL, pattern.span)
             else:
                 try:
                     re.compile(pattern.value)
                     e.regex = pattern.value
                 except (re.error, OverflowError, RecursionError) as exc:
-                    self.error("E121", pattern.loc, detail=f"has an invalid regular expression: {exc}")
-            self.need(e.args[0], tys[0], ("str",), name)
-            return BOOL
-        if name in ("lower", "upper", "json", "startswith", "endswith"):
-            for a, t in zip(e.args, tys):
-                self.need(a, t, ("str",), name)
-        elif name == "len":
-            self.need(e.args[0], tys[0], ("str", "list"), name)
-        elif name == "contains":
-            self.need(e.args[0], tys[0], ("str", "list"), name)
-        return {
-            "len": Ty("int"),
-            "lower": Ty("str"),
-            "upper": Ty("str"),
-            "json": Ty("json"),
-            "int": Ty("int"),
-            "float": Ty("float"),
-            "str": Ty("str"),
-        }.get(name, BOOL)
+                    self.report(m.MATCHES_INVALID, pattern.span, error=str(exc))
+        for arg, ty, kinds in checked:
+            if kinds:
+                self.need(arg, ty, kinds, name)
+        return func.result
 
     def need(self, arg: ir.Expr, ty: Ty, kinds: tuple[str, ...], func: str) -> None:
         if ty.kind not in kinds + UNKNOWN:
             wanted = " or ".join(_KIND_NAMES.get(k, k) for k in kinds)
-            self.error("E124", arg.loc, detail=f"{func}() takes {wanted}, not {_kind(ty)}")
+            self.report(m.TYPE_ERROR, arg.span, detail=f"{func}() takes {wanted}, not {_kind(ty)}")
 
     def binop(self, e: ir.BinOp, a: Ty, b: Ty) -> Ty:
         op = e.op
         for t, side in ((a, e.left), (b, e.right)):
             if t.kind in ("str", "bool", "list"):
-                self.error(
-                    "E124",
-                    side.loc,
-                    detail=f"arithmetic ('{op}') on a {_kind(t)}",
-                    help='use a template to join text: "{{ a }}{{ b }}"' if t.kind == "str" else None,
-                )
+                if t.kind == "str":
+                    self.report(m.ARITHMETIC_ON_TEXT, side.span, op=op, kind=_kind(t))
+                else:
+                    self.report(m.TYPE_ERROR, side.span, detail=f"arithmetic ('{op}') on a {_kind(t)}")
                 return Ty("any")
         if a.kind in UNKNOWN or b.kind in UNKNOWN:
             return Ty("any")
         result = _ARITH.get((op, a.kind, b.kind))
         if result is None:
-            self.error("E124", e.loc, detail=f"'{op}' doesn't work on {_kind(a)} and {_kind(b)}")
+            self.report(m.TYPE_ERROR, e.span, detail=f"'{op}' doesn't work on {_kind(a)} and {_kind(b)}")
             return Ty("any")
         # int + and - can't fail in Python; * could build numbers too long to print
         return Ty(result, result == "int" and op in "+-" and a.sure and b.sure)
@@ -163,39 +145,32 @@ class Types(Resolution):
             if a.kind in UNKNOWN or b.kind in UNKNOWN:
                 return
             if a.kind not in ORDERED or b.kind not in ORDERED or ORDERED[a.kind] != ORDERED[b.kind]:
-                help = None
+                msg: Message = m.COMPARE_MISMATCH
                 if a.kind in ORDERED and b.kind == "str" or b.kind in ORDERED and a.kind == "str":
-                    help = "write numbers without quotes: count(2) > 8"
+                    msg = m.COMPARE_QUOTED_NUMBER
                 if {a.kind, b.kind} == {"datetime", "int"}:
-                    help = "compare a time with a time, or a difference with a duration: now - last_time(2) < 10m"
+                    msg = m.COMPARE_TIME_WITH_NUMBER
                 if {a.kind, b.kind} <= {"duration", "int", "float"}:
-                    help = "write the number as a duration: 600s, 10m, 2h, 7d or 1w"
-                self.error("E124", e.loc, detail=f"can't compare {_kind(a)} with {_kind(b)} using '{op}'", help=help)
+                    msg = m.COMPARE_DURATION_WITH_NUMBER
+                self.report(msg, e.span, left=_kind(a), right=_kind(b), op=op)
         elif op in ("==", "!="):
-            self.warn_never_equal(a, b, e.loc, op)
+            self.warn_never_equal(a, b, e.span, op)
         else:  # in / not in
             if b.kind in UNKNOWN:
                 return
             if b.kind not in ("str", "list"):
-                self.error("E124", e.loc, detail=f"'{op}' needs a string or a list on its right, not {_kind(b)}")
+                self.report(
+                    m.TYPE_ERROR, e.span, detail=f"'{op}' needs a string or a list on its right, not {_kind(b)}"
+                )
             elif b.kind == "str" and a.kind not in ("str",) + UNKNOWN:
-                self.error("E124", e.loc, detail=f"'{op}' on a string looks for a string, not {_kind(a)}")
+                self.report(m.TYPE_ERROR, e.span, detail=f"'{op}' on a string looks for a string, not {_kind(a)}")
 
-    def warn_never_equal(self, a: Ty, b: Ty, loc: ir.Loc, op: str) -> None:
+    def warn_never_equal(self, a: Ty, b: Ty, span: Span, op: str) -> None:
         if a.kind in UNKNOWN or b.kind in UNKNOWN:
             return
         if _EQ_CLASS.get(a.kind, a.kind) != _EQ_CLASS.get(b.kind, b.kind):
-            self.diags.append(
-                make(
-                    "W203",
-                    loc.line,
-                    loc.col,
-                    loc.length,
-                    result="false" if op == "==" else "true",
-                    left=_kind(a),
-                    right=_kind(b),
-                )
-            )
+            result = "false" if op == "==" else "true"
+            self.report(m.NEVER_EQUAL, span, result=result, left=_kind(a), right=_kind(b))
 
     @staticmethod
     def show(lit: ir.Lit) -> str:
