@@ -353,53 +353,56 @@ def walk(node: Any) -> Iterator[Any]:
             stack.extend(reversed([getattr(item, f.name) for f in fields(item)]))
 
 
-_QUIET = {"span", "ty", "binding", "implicit"}
-
-
 def dump(node: Any, *, checked: bool = False) -> str:
-    """An indented tree of the IR, one node a line with its line:col; with
-    `checked`, also each expression's type and each name's binding."""
+    """An indented tree of the IR, one node a line with its line:col. Fields
+    the checker fills in (types, bindings, slots) are shown with `checked`."""
     out: list[str] = []
-    _dump(node, 0, out, checked)
+    _dump(node, "", out, checked)
     return "\n".join(out) + "\n"
 
 
-def _dump(node: Any, depth: int, out: list[str], checked: bool, label: str = "") -> None:
-    pad = "  " * depth + (f"{label}: " if label else "")
-    if isinstance(node, (list, tuple)) and not _is_leaf(node):
-        if not node:
-            return
-        out.append(pad.rstrip() if label else pad)
+def _dump(node: Any, pad: str, out: list[str], checked: bool) -> None:
+    if isinstance(node, tuple):  # an if branch: (condition, body)
+        out.append(pad + "branch")
         for item in node:
-            _dump(item, depth + 1, out, checked)
+            _dump(item, pad + "  ", out, checked)
         return
-    if not is_dataclass(node) or isinstance(node, (Span, Ty)):
+    if not _is_node(node):
         out.append(pad + repr(node))
         return
     head = type(node).__name__
-    span = getattr(node, "span", None)
-    if isinstance(span, Span):
-        head += f" {span.line}:{span.col}"
-    simple, nested = [], []
+    if isinstance(getattr(node, "span", None), Span):
+        head += f" {node.span.line}:{node.span.col}"
+    nested: list[tuple[str, Any]] = []
     for f in fields(node):
         value = getattr(node, f.name)
-        if f.name.endswith("_span") or f.name in _QUIET or value is None or value == []:
+        if f.name == "span" or f.name.endswith("_span") or (not f.init and not checked):
             continue
-        (simple if _is_leaf(value) else nested).append((f.name, value))
-    if checked and isinstance(node, Expr):
-        simple.append(("ty", f"{node.ty.kind}{'!' if node.ty.sure else ''}"))
-    if checked and isinstance(node, Var) and node.binding is not None:
-        simple.append(("binding", node.binding))
-    out.append(
-        pad + head + "".join(f" {k}={v!r}" if not isinstance(v, str) or k != "ty" else f" ty={v}" for k, v in simple)
-    )
+        if value is None or value == [] or value is f.default:
+            continue
+        if isinstance(value, Ty):
+            head += f" {f.name}={value.kind}{'!' if value.sure else ''}"
+        elif _is_node(value) and not isinstance(value, _BINDINGS) or isinstance(value, list) and not _plain(value):
+            nested.append((f.name, value))
+        else:
+            head += f" {f.name}={value!r}"
+    out.append(pad + head)
     for name, value in nested:
-        _dump(value, depth + 1, out, checked, name)
+        if isinstance(value, list):
+            out.append(f"{pad}  {name}:")
+            for item in value:
+                _dump(item, pad + "    ", out, checked)
+        else:
+            out.append(f"{pad}  {name}:")
+            _dump(value, pad + "    ", out, checked)
 
 
-def _is_leaf(value: Any) -> bool:
-    if isinstance(value, (list, tuple)):
-        return all(_is_leaf(v) for v in value)
-    return not is_dataclass(value) or isinstance(
-        value, (Ty, LetBinding, EventVarBinding, StatBinding, VisitorVarBinding, SegmentBinding)
-    )
+_BINDINGS = (LetBinding, EventVarBinding, StatBinding, VisitorVarBinding, SegmentBinding)
+
+
+def _is_node(value: Any) -> bool:
+    return is_dataclass(value) and not isinstance(value, (type, Span))
+
+
+def _plain(values: list[Any]) -> bool:
+    return all(not _is_node(v) and not isinstance(v, tuple) for v in values)
