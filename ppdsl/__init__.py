@@ -9,11 +9,14 @@ Imports are lazy so that running a cached module loads nothing of the compiler.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import os
+
+from .version import __version__
+
 __all__ = ["CompileError", "Diagnostic", "compile_condition", "load", "__version__"]
 
 
-def load(path: object, *, cache: bool = True) -> object:
+def load(path: str | os.PathLike[str], *, cache: bool = True) -> object:
     """Compile a .ppflow file in-process; returns a module with `handle` and `EVENTS`.
     Compiled modules are cached on disk (see README: the compile cache)."""
     from .build.loader import load as _load

@@ -14,7 +14,8 @@ import hashlib
 import marshal
 import os
 import sys
-from .. import __version__
+import types
+from ..version import __version__
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -48,7 +49,7 @@ def key(source: str, filename: str) -> str:
     return h.hexdigest()
 
 
-def lookup(source: str, filename: str) -> tuple[str, object | None]:
+def lookup(source: str, filename: str) -> tuple[str, types.CodeType | None]:
     """(entry path without suffix, code object or None on a miss). An entry
     that another user could have written is not trusted: it would run as code."""
     base = os.path.join(cache_dir(), key(source, filename))
@@ -57,12 +58,13 @@ def lookup(source: str, filename: str) -> tuple[str, object | None]:
             info = os.fstat(f.fileno())
             if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
                 return base, None
-            return base, marshal.loads(f.read())
+            code = marshal.loads(f.read())
+            return base, code if isinstance(code, types.CodeType) else None
     except (OSError, ValueError, EOFError, TypeError):
         return base, None
 
 
-def store(base: str, code_text: str) -> object:
+def store(base: str, code_text: str) -> types.CodeType:
     """Compile generated source for the entry at `base`, save it, return the code object.
     A cache that can't be written only costs speed."""
     path = base + ".py"

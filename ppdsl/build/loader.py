@@ -38,7 +38,7 @@ def generate_or_raise(source: str, filename: str) -> str:
     return result.code
 
 
-def module_from_code(code: object, filename: str) -> types.ModuleType:
+def module_from_code(code: str | types.CodeType, filename: str) -> types.ModuleType:
     """Execute a compiled module's code (text or code object) as a module."""
     if isinstance(code, str):
         name = f"<ppdsl {filename}>"

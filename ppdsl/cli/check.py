@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -12,7 +13,16 @@ from .common import FILE, echo_diagnostics
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=FILE)
-def check(files: tuple[Path, ...]) -> None:
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON array of every file's diagnostics (file, line, column, end_line, end_column, "
+    "severity, code, message, help, labels).",
+)
+def check(files: tuple[Path, ...], output_format: str) -> None:
     """Check .ppflow files and report every problem in them.
 
     Each problem is shown as FILE:LINE:COL: error[CODE]: message, with the
@@ -20,14 +30,16 @@ def check(files: tuple[Path, ...]) -> None:
     Exit status: 0 when there are no errors (warnings are allowed), 1 otherwise.
 
     \b
-    Example:
+    Examples:
         ppdsl check examples/*.ppflow
+        ppdsl check --format json lead.ppflow     # for editors and CI annotations
     """
     from ..build.pipeline import Result, compile_source
-    from ..lang.diagnostics import CompileError, plural, printable, summary
     from ..build.loader import read_source
+    from ..lang.diagnostics import CompileError, plural, printable, summary, to_json
 
     failed = False
+    as_json: list[dict] = []
     for path in files:
         try:
             source = read_source(path)
@@ -36,11 +48,16 @@ def check(files: tuple[Path, ...]) -> None:
             source, result = exc.source, Result(str(path), exc.source, None, exc.diagnostics)
         except OSError as exc:
             raise click.UsageError(f"can't read {path}: {exc.strerror}")
+        failed |= any(d.is_error for d in result.diagnostics)
+        if output_format == "json":
+            as_json += [to_json(d) for d in result.diagnostics]
+            continue
         echo_diagnostics(result.diagnostics, err=False)
         if result.diagnostics:
             click.echo(f"{printable(str(path))}: {summary(result.diagnostics)}")
         else:
             counts = f"{plural(result.flows, 'active flow')}, {plural(result.rules, 'rule')}"
             click.echo(f"{printable(str(path))}: ok ({counts})")
-        failed |= any(d.is_error for d in result.diagnostics)
+    if output_format == "json":
+        click.echo(json.dumps(as_json, ensure_ascii=False, indent=2))
     sys.exit(1 if failed else 0)

@@ -17,7 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Optional
 
-from .. import __version__, runtime
+from .. import runtime
+from ..version import __version__
 from ..lang import ir
 from ..lang.messages import PYTHON_MAX_NESTING
 from ..lang.names import FUNCTIONS

@@ -209,10 +209,12 @@ class Assign(Stmt):
 
 @dataclass
 class SetField(Stmt):
+    field_type: str = field(
+        default="json", init=False
+    )  # set by the checker (declared before `field`, which shadows dataclasses.field here)
     field: str
     field_span: Span
     value: Expr
-    field_type: str = field(default="json", init=False)  # set by the checker
 
 
 @dataclass

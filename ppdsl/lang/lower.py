@@ -135,7 +135,8 @@ class _Lower(Reporter):
             if kind == "EventDecl":
                 uuid = self.text_of(item.uuid) if item.uuid else None
                 desc = self.text_of(item.description) if item.description else None
-                seq_at = _AFTER_EVENT_KEYWORD.match(self.text, item._tx_position).end()
+                keyword = _AFTER_EVENT_KEYWORD.match(self.text, item._tx_position)
+                seq_at = keyword.end() if keyword else item._tx_position
                 seq_span = self.source.span(seq_at, seq_at + len(item.seq))
                 prog.events.append(
                     ir.EventDecl(
@@ -227,7 +228,7 @@ class _Lower(Reporter):
         action = self.action(s.action)
         return ir.ActionStmt(action.span, action, self.stmt(s.handler) if s.handler else None)
 
-    def action(self, a: Any) -> ir.Stmt:
+    def action(self, a: Any) -> ir.Action:
         kind = type(a).__name__
         span = self.span(a)
         kw_span = span.at(span.start, span.start + (len(kind) if kind != "SetAction" else 3))
@@ -361,7 +362,7 @@ class _Lower(Reporter):
 
 
 _BINARY_NAMES = {"||": "or", "&&": "and"}
-_AFTER_EVENT_KEYWORD = re.compile(r"event\s*")
+_AFTER_EVENT_KEYWORD = re.compile(r"event(?:\s|#[^\n]*)*")  # comments may stand between
 # binding power of binary operators, as in Python; `not` and unary minus sit between
 _POWER = {
     "or": 1,

@@ -104,7 +104,7 @@ def syntax_diagnostic(err: Any, source: Source, offset: int = 0, template: bool 
         if word not in expected:
             expected.append(word)
     msg: Message = m.SYNTAX
-    args: dict[str, str] = {}
+    args: dict[str, Any] = {}
     words = {w.strip("'") for w in expected}
     if {"reply", "if", "let"} <= words:
         expected = [w for w in expected if w.strip("'") not in STATEMENT_WORDS and w != "'{'"] + ["a statement"]

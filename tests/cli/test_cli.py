@@ -542,3 +542,24 @@ def test_compile_of_a_file_with_errors_exits_1_and_writes_nothing(cli, tmp_path)
     proc = cli("compile", bad, "-o", out)
     assert proc.returncode == 1
     assert not out.exists()
+
+
+def test_check_format_json_gives_the_diagnostics_as_data(cli, tmp_path):
+    flow = tmp_path / "f.ppflow"
+    flow.write_text('agent a "小王"\non event 1 -> if scroe > 1 reply a\n', encoding="utf-8")
+    result = cli("check", "--format", "json", flow)
+    assert result.returncode == 1
+    (diag,) = json.loads(result.stdout)
+    assert diag == {
+        "file": str(flow),
+        "line": 2,
+        "column": 18,
+        "end_line": 2,
+        "end_column": 23,
+        "severity": "error",
+        "code": "E101",
+        "message": "unknown name 'scroe'",
+        "help": diag["help"],
+        "labels": [],
+    }
+    assert "score" in diag["help"] or "field scroe" in diag["help"]
