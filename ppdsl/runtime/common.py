@@ -4,7 +4,7 @@ times (ISO-8601 text, epoch seconds, datetimes)."""
 # --- runtime ---
 import json as _json
 import math as _math  # noqa: F401  (the values part uses it)
-import re as _re  # noqa: F401  (generated code compiles matches() patterns with it)
+import re as _re
 import time as _time  # noqa: F401  (the events part uses it)
 from datetime import datetime as _datetime, timedelta as _timedelta, timezone as _timezone
 
@@ -53,18 +53,44 @@ def _timestamp(value, what):
     return _datetime.fromtimestamp(value, _UTC)
 
 
+# ISO-8601 as ppdsl reads it on every Python (datetime.fromisoformat differs
+# between versions): a date, then optionally a time with any fraction
+# (truncated to microseconds) and a zone; no zone means UTC.
+_ISO_TIME = _re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[Tt ]([0-9]{2})(?::?([0-9]{2})(?::?([0-9]{2})(?:[.,]([0-9]+))?)?)?)?"
+    r" *(?:([Zz])|([+-])([0-9]{2})(?::?([0-9]{2}))?)?"
+)
+# the form ppdsl writes (LANGUAGE.md section 7), which every Python's fromisoformat reads alike
+_CANONICAL_TIME = _re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?Z")
+
+
+def _parse_iso(text):
+    if _CANONICAL_TIME.fullmatch(text):
+        return _datetime.fromisoformat(text[:-1]).replace(tzinfo=_UTC)
+    m = _ISO_TIME.fullmatch(text)
+    if m is None:
+        return None
+    y, mo, d, h, mi, s, frac, z, sign, zh, zm = m.groups()
+    us = int(frac[:6].ljust(6, "0")) if frac else 0
+    tz = _UTC
+    if sign:
+        offset = _timedelta(hours=int(zh), minutes=int(zm or 0))
+        tz = _timezone(-offset if sign == "-" else offset)
+    dt = _datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0), us, tz)
+    return dt if tz is _UTC else dt.astimezone(_UTC)
+
+
 def _time_of(value):
     """A visitor or --at time (ISO-8601 text, epoch seconds or datetime) → aware datetime, or None."""
     t = type(value)
     try:
         if t is str:
             text = value.strip()
-            if text[-1:] in "Zz" and text:
-                text = text[:-1] + "+00:00"
-            try:
-                dt = _datetime.fromisoformat(text)
-            except ValueError:
+            dt = _parse_iso(text)
+            if dt is None:
                 return _datetime.fromtimestamp(float(text), _UTC) if text else None
+            return dt
         elif t is int or t is float:
             return _datetime.fromtimestamp(value, _UTC)
         elif t is _datetime:
@@ -77,8 +103,16 @@ def _time_of(value):
         return None
 
 
+def _utc(dt):
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=_UTC)
+
+
 def _iso(dt):
-    if dt.tzinfo is not _UTC:
+    """The canonical text of a time: ISO-8601 UTC with Z, a fraction only when there is one."""
+    tz = dt.tzinfo
+    if tz is None:  # a naive datetime is UTC, as everywhere in ppdsl
+        dt = dt.replace(tzinfo=_UTC)
+    elif tz is not _UTC:
         dt = dt.astimezone(_UTC)
     return dt.replace(tzinfo=None).isoformat() + "Z"
 

@@ -4,7 +4,20 @@ the visitor's statistics, and `handle`, which runs the flows.
 The generated part of each module defines _FLOWS, _EVENT_NAMES,
 _EVENT_UUIDS, _BY_UUID, _BY_NAME and _DECLARED, which the code here reads."""
 
-from .common import _COMPACT, _MAX_DATA, _UTC, _at_time, _datetime, _iso, _json, _show, _time, _time_of, _timestamp
+from .common import (
+    _CANONICAL_TIME,
+    _COMPACT,
+    _MAX_DATA,
+    _UTC,
+    _at_time,
+    _datetime,
+    _iso,
+    _json,
+    _show,
+    _time,
+    _time_of,
+    _timestamp,
+)
 
 
 # --- runtime ---
@@ -133,24 +146,27 @@ def _update(V, ev):
     count = V.get(kc)
     if count is None:
         count = 0
-    elif type(count) is not int or count < 0:
-        raise ValueError(f"visitor {kc} must be a whole number >= 0, got {_show(count)}")
+    elif type(count) is not int or not 0 <= count < _MAX_COUNT:
+        raise ValueError(f"visitor {kc} must be a whole number from 0 to 2^53 - 1, got {_show(count)}")
     first, last = _stored_time(V, kf), _stored_time(V, kl)
     now = ev.now
     ev.count = V[kc] = count + 1
     if first is None or now < first:
         V[kf] = ev.time_text
-    elif _not_utc_text(V[kf]):  # epoch seconds or another offset: the output is ISO-8601 UTC
+    elif _not_canonical(V[kf]):  # epoch seconds, another offset or fraction: ppdsl writes one form
         V[kf] = _iso(first)
     if last is None or now >= last:
         V[kl] = ev.time_text
         V[kd] = ev.data_text
-    elif _not_utc_text(V[kl]):
+    elif _not_canonical(V[kl]):
         V[kl] = _iso(last)
 
 
-def _not_utc_text(value):
-    return type(value) is not str or value[-1:] != "Z"
+_MAX_COUNT = 2**53  # counts stay exact in every JSON reader (JavaScript's safe integers)
+
+
+def _not_canonical(value):
+    return type(value) is not str or _CANONICAL_TIME.fullmatch(value) is None
 
 
 _STAT_KEYS = {

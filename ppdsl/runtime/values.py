@@ -2,7 +2,7 @@
 ordering, null-safe arithmetic and the built-in functions. Nothing here
 raises on a value of the wrong type: it gives null (None) or false."""
 
-from .common import _ORD, _UTC, _datetime, _iso, _json, _jsonable, _math, _time_of, _timedelta
+from .common import _ORD, _UTC, _datetime, _iso, _json, _jsonable, _math, _time_of, _timedelta, _utc
 
 
 # --- runtime ---
@@ -15,7 +15,9 @@ def _fmt(v):
         return ""
     if t is bool:
         return "true" if v else "false"
-    if t is int or t is float:
+    if t is int:
+        return _int_text(v)
+    if t is float:
         return repr(v)
     if t is _datetime:
         return _iso(v)
@@ -25,6 +27,14 @@ def _fmt(v):
         return _json.dumps(_jsonable(v), ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError):  # not JSON (from a caller's dict), too long, too deep
         return ""
+
+
+def _int_text(v):
+    try:
+        return repr(v)
+    except ValueError:  # more digits than Python converts at once (3.11+): convert in parts
+        head, tail = divmod(abs(v), 10**4000)
+        return ("-" if v < 0 else "") + _int_text(head) + repr(tail).rjust(4000, "0")
 
 
 def _dt(v):
@@ -42,6 +52,8 @@ def _eq(a, b):
             return len(a) == len(b) and all(_eq(x, y) for x, y in zip(a, b))
         if ta is dict and tb is dict:
             return a.keys() == b.keys() and all(_eq(a[k], b[k]) for k in a)
+        if ta is _datetime and tb is _datetime:
+            return _utc(a) == _utc(b)
     except RecursionError:  # only JSON input nests this deep
         pass
     return a == b
@@ -64,22 +76,42 @@ def _chain(first, *rest):
 
 def _lt(a, b):
     k = _ORD.get(type(a))
-    return k is not None and k == _ORD.get(type(b)) and a < b
+    if k is None or k != _ORD.get(type(b)):
+        return False
+    try:
+        return a < b
+    except TypeError:  # a naive datetime against an aware one: naive means UTC
+        return _utc(a) < _utc(b)
 
 
 def _le(a, b):
     k = _ORD.get(type(a))
-    return k is not None and k == _ORD.get(type(b)) and a <= b
+    if k is None or k != _ORD.get(type(b)):
+        return False
+    try:
+        return a <= b
+    except TypeError:  # a naive datetime against an aware one: naive means UTC
+        return _utc(a) <= _utc(b)
 
 
 def _gt(a, b):
     k = _ORD.get(type(a))
-    return k is not None and k == _ORD.get(type(b)) and a > b
+    if k is None or k != _ORD.get(type(b)):
+        return False
+    try:
+        return a > b
+    except TypeError:  # a naive datetime against an aware one: naive means UTC
+        return _utc(a) > _utc(b)
 
 
 def _ge(a, b):
     k = _ORD.get(type(a))
-    return k is not None and k == _ORD.get(type(b)) and a >= b
+    if k is None or k != _ORD.get(type(b)):
+        return False
+    try:
+        return a >= b
+    except TypeError:  # a naive datetime against an aware one: naive means UTC
+        return _utc(a) >= _utc(b)
 
 
 def _in(a, b):
@@ -123,7 +155,9 @@ def _sub(a, b):
     try:
         if _isnum(a) and _isnum(b):
             return _fin(a - b)
-        if (ta is _datetime and tb in (_datetime, _timedelta)) or (ta is _timedelta and tb is _timedelta):
+        if ta is _datetime and tb is _datetime:
+            return _utc(a) - _utc(b)
+        if (ta is _datetime and tb is _timedelta) or (ta is _timedelta and tb is _timedelta):
             return a - b
     except (OverflowError, ValueError):
         pass
