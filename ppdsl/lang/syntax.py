@@ -29,20 +29,23 @@ def grammar_text() -> str:
     return (Path(__file__).resolve().parents[2] / "grammar" / "ppflow.tx").read_text(encoding="utf-8")
 
 
-_COMMENT_RULE = "Comment: /#[^\\n]*/;"
+GRAMMAR = grammar_text()
+# one rule per line; by name: [0] the line, [2] the body
+_RULES = {m[1]: m for m in re.finditer(r"^(\w+): (.*);$", GRAMMAR, re.M)}
 
 
-@cache
-def metamodel(root: str = "Program") -> Any:
-    """The textX metamodel. `root="Exprs"` reads template expressions instead
-    of a file: one or more expressions separated by ';'."""
+def build_metamodel(root: str = "Program", *, comments: bool = False) -> Any:
+    """A textX metamodel that starts at `root`: "Program" reads a file, "Exprs"
+    template expressions separated by ';'. Without `comments` it leaves out
+    the Comment rule (see the grammar for why)."""
     from textx import metamodel_from_str
 
-    # comments are blanked by prescan() (the Comment rule serves `textx check`)
-    text = grammar_text().replace(_COMMENT_RULE, "")
-    if root == "Exprs":
-        text = "Exprs: exprs+=Expr[';'];\n" + text
+    text = GRAMMAR if comments else GRAMMAR.replace(_RULES["Comment"][0], "")
+    text = _RULES[root][0] + "\n" + text.replace(_RULES[root][0], "")  # textX starts at the first rule
     return metamodel_from_str(text, autokwd=True, memoization=False)
+
+
+metamodel = cache(build_metamodel)  # ppdsl's own parser, one per root
 
 
 # --------------------------------------------------------------- syntax errors
