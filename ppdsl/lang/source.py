@@ -10,6 +10,7 @@ from typing import Optional
 
 from . import ir
 from .diagnostics import SyntaxProblem, make
+from .syntax import STRING
 
 MAX_NESTING = 64  # brackets or statements inside each other
 TYPOGRAPHIC_QUOTES = "‘’“”"
@@ -59,7 +60,7 @@ def prescan(text: str, index: LineIndex) -> str:
             i = j
             continue
         if ch in "\"'":
-            m = _STRING.match(text, i)
+            m = STRING.match(text, i)
             if not m:
                 loc = index.loc(i)
                 raise SyntaxProblem(
@@ -111,7 +112,6 @@ def prescan(text: str, index: LineIndex) -> str:
     return "".join(pieces) + text[last:]
 
 
-_STRING = re.compile(r""""(\\.|[^"\\\r\n])*"|'(\\.|[^'\\\r\n])*'""")
 STRAIGHT_QUOTES = "write strings with straight quotes: \"...\" or '...'"
 
 
@@ -120,7 +120,7 @@ def typographic_quote(text: str) -> Optional[int]:
     i = 0
     while i < len(text):
         if text[i] in "\"'":
-            m = _STRING.match(text, i)
+            m = STRING.match(text, i)
             i = m.end() if m else i + 1
         elif text[i] in TYPOGRAPHIC_QUOTES:
             return i

@@ -1,5 +1,7 @@
-"""The grammar and its syntax errors: loading grammar/ppflow.tx into a textX
-metamodel, and turning textX's "expected ..." into a readable diagnostic."""
+"""The grammar and its syntax errors: reading grammar/ppflow.tx (the keywords,
+the string pattern and the words that start a statement come from it, checked
+on import), building textX metamodels from it, and turning textX's
+"expected ..." into a readable diagnostic."""
 
 from __future__ import annotations
 
@@ -9,16 +11,12 @@ import sys
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .diagnostics import Diagnostic, make
-from .source import LineIndex
 
-KEYWORDS = frozenset(
-    "event uuid agent group field segment flow priority inactive on any if elif else switch "
-    "case default reply assign set let convert ticket end failure and or not in true false "
-    "null True False TRUE FALSE None".split()
-)
+if TYPE_CHECKING:
+    from .source import LineIndex
 
 
 def grammar_text() -> str:
@@ -32,6 +30,47 @@ def grammar_text() -> str:
 GRAMMAR = grammar_text()
 # one rule per line; by name: [0] the line, [2] the body
 _RULES = {m[1]: m for m in re.finditer(r"^(\w+): (.*);$", GRAMMAR, re.M)}
+_REGEX = re.compile(r"/((?:\\/|[^/])*)/")  # a regex match, as textX reads it
+
+
+def _regex(rule: str) -> str:
+    """The pattern of a rule that is a single regex, such as StringTok."""
+    return _REGEX.fullmatch(_RULES[rule][2])[1]
+
+
+def _words() -> set[str]:
+    """The words the rules other than Name match: quoted keywords, and the
+    words a regex spells out and matches, such as WordLit's `true`."""
+    words = set()
+    for name, rule in _RULES.items():
+        if name != "Name":
+            words.update(re.findall(r"'([A-Za-z_]\w*)'", rule[2]))
+            for regex in _REGEX.findall(rule[2]):
+                spelled = re.findall(r"[A-Za-z_]\w*", re.sub(r"\\.|\[[^]]*\]", " ", regex))
+                words.update(w for w in spelled if re.fullmatch(regex, w))
+    return words
+
+
+def _starts(rule: str) -> list[str]:
+    """What each alternative of `rule` starts with, in order, through rules
+    such as Action: keywords and symbols like `{`."""
+    starts, depth, first = [], 0, True
+    for token in re.findall(r"'[^']*'|[()|]|[^\s()|]+", _RULES[rule][2]):
+        if first:
+            word = token.split("=")[-1]  # `action=Action`, `kw='end'`
+            starts += [word.strip("'")] if word.startswith("'") else _starts(word)
+        depth += (token == "(") - (token == ")")
+        first = depth == 0 and token == "|"
+    return starts
+
+
+_NAME = re.fullmatch(r"\(\?!\(([\w|]+)\)\\b\).+", _regex("Name"))
+assert _NAME, "grammar/ppflow.tx: Name must be /(?!(keyword|...)\\b)identifier/"
+KEYWORDS = frozenset(_NAME[1].split("|"))
+assert KEYWORDS == _words(), f"grammar/ppflow.tx: Name must refuse exactly the keywords: {sorted(KEYWORDS ^ _words())}"
+NAME = re.compile(_regex("Name"))
+STRING = re.compile(_regex("StringTok"))
+STATEMENT_WORDS = tuple(w for w in _starts("Stmt") if w in KEYWORDS)
 
 
 def build_metamodel(root: str = "Program", *, comments: bool = False) -> Any:
@@ -85,7 +124,6 @@ def _describe(rule: Any) -> str:
 
 _SLIPS = {"elseif": "elif", "elsif": "elif", "else_if": "elif"}
 _UNIT_WORDS = {"sec", "second", "min", "minute", "hour", "hr", "day", "week", "wk", "ms", "mins", "secs"}
-STATEMENT_WORDS = ("reply", "assign", "set", "convert", "ticket", "if", "switch", "let", "end")
 _LITERAL_WORDS = {"a number", "a string", "true, false or null", "'('", "'['", "'-'", "'not'", "'!'"}
 
 
