@@ -90,36 +90,25 @@ metamodel = cache(build_metamodel)  # ppdsl's own parser, one per root
 # --------------------------------------------------------------- syntax errors
 
 _WORDS = {
+    "EOF": "the end",
     "IntTok": "a number",
     "SignedInt": "a number",
     "StringTok": "a string",
     "Name": "a name",
+    "Trailer": "a name",
     "NumberLit": "a number",
     "WordLit": "true, false or null",
     "BinaryOp": "an operator",
+    "PrefixOp": "'not'",
 }
+_RULE_OF_REGEX = {regex: name for name, rule in _RULES.items() for regex in _REGEX.findall(rule[2])}
 
 
 def _describe(rule: Any) -> str:
-    name = getattr(rule, "rule_name", "")
-    if name == "EOF" or type(rule).__name__ == "EndOfFile":
-        return "the end"
-    if name in _WORDS:
-        return _WORDS[name]
     match = getattr(rule, "to_match", "")
-    if match.startswith("(?!(event"):
-        return "a name"
-    if match.startswith("[0-9]"):
-        return "a number"
-    if match.startswith("(true"):
-        return "true, false or null"
-    if match.startswith("(or|and)"):
-        return "an operator"
-    if match.startswith(("not\\b", "(not\\b")):
-        return "'not'"
-    if match == "!(?!=)":
-        return "'!'"
-    return f"'{match}'"
+    # textX names the rule of a match unless it is inline, as in NumberLit: value=/.../
+    name = getattr(rule, "rule_name", "") or _RULE_OF_REGEX.get(match, "")
+    return _WORDS.get(name, f"'{match}'")
 
 
 _SLIPS = {"elseif": "elif", "elsif": "elif", "else_if": "elif"}
