@@ -10,7 +10,6 @@ to run.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
@@ -21,8 +20,8 @@ from .python import PYTHON_MAX_NESTING, Gen, TooDeep, check_nesting, runtime_sou
 from ..lang.names import EVENT_VARS
 from ..lang.lower import parse_expression
 from ..lang.source import MAX_NESTING, LineIndex, prescan
+from ..lang.syntax import NAME
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # `_type` is a keyword-only default: a local is faster to read than the builtin
 _GUARDS = {"int": "_type({0}) is int", "float": "_type({0}) in (int, float)"}
 _RUNTIME: Optional[dict[str, Any]] = None
@@ -46,7 +45,7 @@ def compile_condition(text: str, *, events: Optional[dict[str, int]] = None) -> 
         raise TypeError("compile_condition takes the expression as a string")
     program = ir.Program("<condition>", [], [], [], [], [], [])
     for name, seq in (events or {}).items():
-        if not (isinstance(name, str) and _NAME.fullmatch(name) and type(seq) is int and 1 <= seq <= 8):
+        if not (isinstance(name, str) and NAME.fullmatch(name) and type(seq) is int and 1 <= seq <= 8):
             raise ValueError(f"events maps event names to numbers 1 to 8, e.g. {{'signup': 3}}; got {name!r}: {seq!r}")
         loc = ir.Loc(1, 1)
         program.events.append(ir.EventDecl(loc, seq, loc, name, loc, None, None, None, None))
