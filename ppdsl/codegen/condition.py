@@ -10,7 +10,6 @@ to run.
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
@@ -24,8 +23,8 @@ from .python import Gen, TooDeep, check_nesting, runtime_source
 from ..lang.names import EVENT_VARS
 from ..lang.lower import parse_expression
 from ..lang.source import prescan
+from ..lang.syntax import NAME
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # `_type` is a keyword-only default: a local is faster to read than the builtin
 _GUARDS = {"int": "_type({0}) is int", "float": "_type({0}) in (int, float)"}
 _RUNTIME: Optional[dict[str, Any]] = None
@@ -50,7 +49,7 @@ def compile_condition(text: str, *, events: Optional[dict[str, int]] = None) -> 
     source = Source("<condition>", text)
     program = ir.Program(source.name, [], [], [], [], [], [])
     for name, seq in (events or {}).items():
-        if not (isinstance(name, str) and _NAME.fullmatch(name) and type(seq) is int and 1 <= seq <= MAX_EVENTS):
+        if not (isinstance(name, str) and NAME.fullmatch(name) and type(seq) is int and 1 <= seq <= MAX_EVENTS):
             raise ValueError(
                 f"events maps event names to numbers 1 to {MAX_EVENTS}, e.g. {{'signup': 3}}; got {name!r}: {seq!r}"
             )

@@ -7,12 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from textx import generator, language, metamodel_from_str
+from textx import generator, language
 from textx.exceptions import TextXSemanticError
 
 from ..build.pipeline import compile_source
 from ..lang.diagnostics import render
-from ..lang.syntax import grammar_text
+from ..lang.syntax import build_metamodel
 
 
 def _check_model(model: Any, _metamodel: Any) -> None:
@@ -30,7 +30,7 @@ def _check_model(model: Any, _metamodel: Any) -> None:
 @language("ppflow", "*.ppflow")
 def ppflow_language() -> Any:
     """PPMessage event flows (ppdsl)"""
-    mm = metamodel_from_str(grammar_text(), autokwd=True)
+    mm = build_metamodel(comments=True)
     mm.register_model_processor(_check_model)
     return mm
 

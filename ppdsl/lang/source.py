@@ -11,6 +11,7 @@ from . import messages as m_
 from .diagnostics import SyntaxProblem, diagnostic
 from .messages import MAX_BRACKETS
 from .span import Source, Span
+from .syntax import STRING
 
 TYPOGRAPHIC_QUOTES = "‘’“”"
 
@@ -45,7 +46,7 @@ def prescan(source: Source) -> str:
             i = j
             continue
         if ch in "\"'":
-            m = _STRING.match(text, i)
+            m = STRING.match(text, i)
             if not m:
                 raise SyntaxProblem(diagnostic(m_.UNCLOSED_STRING, source.span(i), quote=ch))
             i = m.end()
@@ -70,15 +71,12 @@ def prescan(source: Source) -> str:
     return "".join(pieces) + text[last:]
 
 
-_STRING = re.compile(r""""(\\.|[^"\\\r\n])*"|'(\\.|[^'\\\r\n])*'""")
-
-
 def typographic_quote(text: str) -> Optional[int]:
     """Where a typographic quote stands outside the string literals of an expression."""
     i = 0
     while i < len(text):
         if text[i] in "\"'":
-            m = _STRING.match(text, i)
+            m = STRING.match(text, i)
             i = m.end() if m else i + 1
         elif text[i] in TYPOGRAPHIC_QUOTES:
             return i

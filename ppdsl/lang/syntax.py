@@ -1,5 +1,7 @@
-"""The grammar and its syntax errors: loading grammar/ppflow.tx into a textX
-metamodel, and turning textX's "expected ..." into a readable diagnostic."""
+"""The grammar and its syntax errors: reading grammar/ppflow.tx (the keywords,
+the string pattern and the words that start a statement come from it, checked
+on import), building textX metamodels from it, and turning textX's
+"expected ..." into a readable diagnostic."""
 
 from __future__ import annotations
 
@@ -16,12 +18,6 @@ from .diagnostics import Diagnostic, diagnostic
 from .messages import Message
 from .span import Source
 
-KEYWORDS = frozenset(
-    "event uuid agent group field segment flow priority inactive on any if elif else switch "
-    "case default reply assign set let convert ticket end failure and or not in true false "
-    "null True False TRUE FALSE None".split()
-)
-
 
 def grammar_text() -> str:
     """The grammar ships inside the package; in a checkout it lives in grammar/."""
@@ -31,60 +27,92 @@ def grammar_text() -> str:
     return (Path(__file__).resolve().parents[2] / "grammar" / "ppflow.tx").read_text(encoding="utf-8")
 
 
-_COMMENT_RULE = "Comment: /#[^\\n]*/;"
+GRAMMAR = grammar_text()
+# one rule per line; by name: [0] the line, [2] the body
+_RULES = {m[1]: m for m in re.finditer(r"^(\w+): (.*);$", GRAMMAR, re.M)}
+_REGEX = re.compile(r"/((?:\\/|[^/])*)/")  # a regex match, as textX reads it
 
 
-@cache
-def metamodel(root: str = "Program") -> Any:
-    """The textX metamodel. `root="Exprs"` reads template expressions instead
-    of a file: one or more expressions separated by ';'."""
+def _regex(rule: str) -> str:
+    """The pattern of a rule that is a single regex, such as StringTok."""
+    return _REGEX.fullmatch(_RULES[rule][2])[1]
+
+
+def _words() -> set[str]:
+    """The words the rules other than Name match: quoted keywords, and the
+    words a regex spells out and matches, such as WordLit's `true`."""
+    words = set()
+    for name, rule in _RULES.items():
+        if name != "Name":
+            words.update(re.findall(r"'([A-Za-z_]\w*)'", rule[2]))
+            for regex in _REGEX.findall(rule[2]):
+                spelled = re.findall(r"[A-Za-z_]\w*", re.sub(r"\\.|\[[^]]*\]", " ", regex))
+                words.update(w for w in spelled if re.fullmatch(regex, w))
+    return words
+
+
+def _starts(rule: str) -> list[str]:
+    """What each alternative of `rule` starts with, in order, through rules
+    such as Action: keywords and symbols like `{`."""
+    starts, depth, first = [], 0, True
+    for token in re.findall(r"'[^']*'|[()|]|[^\s()|]+", _RULES[rule][2]):
+        if first:
+            word = token.split("=")[-1]  # `action=Action`, `kw='end'`
+            starts += [word.strip("'")] if word.startswith("'") else _starts(word)
+        depth += (token == "(") - (token == ")")
+        first = depth == 0 and token == "|"
+    return starts
+
+
+_NAME = re.fullmatch(r"\(\?!\(([\w|]+)\)\\b\).+", _regex("Name"))
+assert _NAME, "grammar/ppflow.tx: Name must be /(?!(keyword|...)\\b)identifier/"
+KEYWORDS = frozenset(_NAME[1].split("|"))
+assert KEYWORDS == _words(), f"grammar/ppflow.tx: Name must refuse exactly the keywords: {sorted(KEYWORDS ^ _words())}"
+NAME = re.compile(_regex("Name"))
+STRING = re.compile(_regex("StringTok"))
+STATEMENT_WORDS = tuple(w for w in _starts("Stmt") if w in KEYWORDS)
+
+
+def build_metamodel(root: str = "Program", *, comments: bool = False) -> Any:
+    """A textX metamodel that starts at `root`: "Program" reads a file, "Exprs"
+    template expressions separated by ';'. Without `comments` it leaves out
+    the Comment rule (see the grammar for why)."""
     from textx import metamodel_from_str
 
-    # comments are blanked by prescan() (the Comment rule serves `textx check`)
-    text = grammar_text().replace(_COMMENT_RULE, "")
-    if root == "Exprs":
-        text = "Exprs: exprs+=Expr[';'];\n" + text
+    text = GRAMMAR if comments else GRAMMAR.replace(_RULES["Comment"][0], "")
+    text = _RULES[root][0] + "\n" + text.replace(_RULES[root][0], "")  # textX starts at the first rule
     return metamodel_from_str(text, autokwd=True, memoization=False)
+
+
+metamodel = cache(build_metamodel)  # ppdsl's own parser, one per root
 
 
 # --------------------------------------------------------------- syntax errors
 
 _WORDS = {
+    "EOF": "the end",
     "IntTok": "a number",
     "SignedInt": "a number",
     "StringTok": "a string",
     "Name": "a name",
+    "Trailer": "a name",
     "NumberLit": "a number",
     "WordLit": "true, false or null",
     "BinaryOp": "an operator",
+    "PrefixOp": "'not'",
 }
+_RULE_OF_REGEX = {regex: name for name, rule in _RULES.items() for regex in _REGEX.findall(rule[2])}
 
 
 def _describe(rule: Any) -> str:
-    name = getattr(rule, "rule_name", "")
-    if name == "EOF" or type(rule).__name__ == "EndOfFile":
-        return "the end"
-    if name in _WORDS:
-        return _WORDS[name]
     match = getattr(rule, "to_match", "")
-    if match.startswith("(?!(event"):
-        return "a name"
-    if match.startswith("[0-9]"):
-        return "a number"
-    if match.startswith("(true"):
-        return "true, false or null"
-    if match.startswith("(or|and)"):
-        return "an operator"
-    if match.startswith(("not\\b", "(not\\b")):
-        return "'not'"
-    if match == "!(?!=)":
-        return "'!'"
-    return f"'{match}'"
+    # textX names the rule of a match unless it is inline, as in NumberLit: value=/.../
+    name = getattr(rule, "rule_name", "") or _RULE_OF_REGEX.get(match, "")
+    return _WORDS.get(name, f"'{match}'")
 
 
 _SLIPS = {"elseif": "elif", "elsif": "elif", "else_if": "elif"}
 _UNIT_WORDS = {"sec", "second", "min", "minute", "hour", "hr", "day", "week", "wk", "ms", "mins", "secs"}
-STATEMENT_WORDS = ("reply", "assign", "set", "convert", "ticket", "if", "switch", "let", "end")
 _LITERAL_WORDS = {"a number", "a string", "true, false or null", "'('", "'['", "'-'", "'not'", "'!'"}
 
 
