@@ -79,6 +79,7 @@ def execute(
 ) -> int:
     """Run one event and print the result; returns the exit status (0 or 1)."""
     from ..build.loader import load
+    from ..engine.files import write_text_atomically
 
     if save and visitor is None:
         raise UsageProblem("--save", "--save needs --visitor FILE to write to")
@@ -123,7 +124,7 @@ def execute(
         except UnicodeEncodeError:  # lone surrogates that came with the visitor: keep them escaped
             text = json.dumps(result["visitor"], indent=2) + "\n"
         try:
-            write_atomically(visitor, text)
+            write_text_atomically(visitor, text)
         except OSError as exc:
             print(
                 f"error: can't write {printable(visitor)}: {exc.strerror}; the visitor was not saved", file=sys.stderr
@@ -131,19 +132,6 @@ def execute(
             return 1
     print(json.dumps(result, ensure_ascii=False) if as_json else summary_text(result))
     return 0
-
-
-def write_atomically(path: str, text: str) -> None:
-    """Replace a file in one step, so an interrupted write never leaves half a
-    file; an existing file keeps its permissions."""
-    from ..build.cache import write_bytes_atomically
-
-    path = os.fspath(path)
-    try:
-        mode = os.stat(path).st_mode & 0o7777
-    except OSError:
-        mode = 0o666
-    write_bytes_atomically(path, text.encode("utf-8"), mode)
 
 
 def summary_text(result: dict) -> str:
