@@ -1,5 +1,5 @@
-"""`ppdsl run`: the click command. The work, and the import-light path
-that serves plain calls without click, are in fast_run.py."""
+"""`ppdsl run`: the click command. The work is in runner.py; fast_run.py serves
+plain calls without importing click."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def run(
 
     A rejected event prints `error: MESSAGE`, exits 1 and changes nothing.
     """
-    from .fast_run import UsageProblem, execute
+    from .runner import UsageProblem, execute
 
     try:
         code = execute(str(file), spec, str(visitor) if visitor else None, save, at, fail, as_json)
