@@ -1,52 +1,72 @@
 """`ppdsl run` without click, for plain, valid arguments: a cached run then
-loads nothing of click (see README, performance)."""
+loads nothing of click (see README, performance). It reads the same option
+table as the click command, so the two accept the same options."""
 
 from __future__ import annotations
 
 import os
+from typing import Any, Optional
+
+from .run_options import RUN_OPTIONS
+
+_BY_NAME = {name: option for option in RUN_OPTIONS for name in option.names}
 
 
-_VALUE_OPTIONS = {"--event": "spec", "-e": "spec", "--visitor": "visitor", "--at": "at", "--fail": "fail"}
-_FLAGS = {"--save": "save", "--json": "as_json"}
+def fast_run(args: list[str]) -> Optional[int]:
+    """Returns None whenever click should handle the call instead (help, odd
+    arguments, usage errors), which it then reports exactly as usual."""
+    parsed = parse(args)
+    if parsed is None:
+        return None
+    from .runner import UsageProblem, execute
+
+    file, values = parsed
+    try:
+        return execute(file, **values)
+    except UsageProblem:  # raised before anything is written: click reports it
+        return None
 
 
-def fast_run(args: list) -> int | None:
-    """`ppdsl run` without click for plain, valid arguments. Returns None
-    whenever click should handle the call instead (help, odd arguments,
-    usage errors), which it then reports exactly as usual."""
-    options: dict = {"fail": []}
+def parse(args: list[str]) -> Optional[tuple[str, dict[str, Any]]]:
+    """(FILE, option values by dest), or None for anything but a plain call
+    with existing files and every required option."""
+    values: dict[str, Any] = {
+        o.dest: False if o.kind == "flag" else [] if o.kind == "multiple" else None for o in RUN_OPTIONS
+    }
     files = []
     queue = list(args)
     while queue:
         arg = queue.pop(0)
         # --opt=value; a short option keeps an "=" in its value, as click does
         name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
-        if name in _VALUE_OPTIONS:
+        option = _BY_NAME.get(name)
+        if option is None:
+            if arg.startswith("-"):
+                return None
+            files.append(arg)
+        elif option.kind == "flag":
+            if eq:
+                return None
+            values[option.dest] = True
+        else:
             if not eq:
                 if not queue:
                     return None
                 value = queue.pop(0)
-            key = _VALUE_OPTIONS[name]
-            if key == "fail":
-                options["fail"].append(value)
-            elif key in options:
+            if option.kind == "multiple":
+                values[option.dest].append(value)
+            elif values[option.dest] is not None:
                 return None
             else:
-                options[key] = value
-        elif arg in _FLAGS:
-            options[_FLAGS[arg]] = True
-        elif arg.startswith("-"):
+                values[option.dest] = value
+    if len(files) != 1 or not os.path.isfile(files[0]):
+        return None
+    for option in RUN_OPTIONS:
+        given = values[option.dest]
+        if given is None and option.required:
             return None
-        else:
-            files.append(arg)
-    if len(files) != 1 or "spec" not in options or not os.path.isfile(files[0]):
-        return None
-    if "visitor" in options and not os.path.isfile(options["visitor"]):
-        return None
-    options["fail"] = tuple(options["fail"])
-    from .runner import UsageProblem, execute
-
-    try:
-        return execute(files[0], **options)
-    except UsageProblem:  # raised before anything is written: click reports it
-        return None
+        if option.existing_file and given is not None and not os.path.isfile(given):
+            return None
+        if option.kind == "multiple":
+            values[option.dest] = tuple(given)
+    return files[0], values

@@ -56,11 +56,11 @@ def at_time(text: str) -> object:
 def execute(
     file: str,
     spec: str,
-    visitor: Optional[str] = None,
-    save: bool = False,
-    at: Optional[str] = None,
-    fail: tuple[str, ...] = (),
-    as_json: bool = False,
+    visitor: Optional[str],
+    save: bool,
+    at: Optional[str],
+    fail: tuple[str, ...],
+    as_json: bool,
 ) -> int:
     """Run one event and print the result; returns the exit status (0 or 1)."""
     from ..build.loader import load
