@@ -10,8 +10,9 @@ from .ruleset import Effects, Ruleset
 
 
 class RejectedEvent(Exception):
-    """The ruleset refused the event (unknown, malformed, a bad time or visitor):
-    no action ran and the visitor is unchanged. The message is handle()'s."""
+    """The ruleset refused the event (unknown, malformed, a bad time or bad
+    visitor statistics): there is no result, and the visitor passed in is as it
+    was. The message is handle()'s, the one `ppdsl run` prints after `error: `."""
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Callable, Optional, Protocol
 
-Effects = Callable[[dict[str, Any]], Optional[bool]]
+Effects = Callable[[dict[str, Any]], object]
 """Called with each action; returning False or raising makes the action fail."""
 
 
 class Ruleset(Protocol):
-    """`handle` and `EVENTS`, as LANGUAGE.md section 7 gives them. A module may
+    """`handle` and `EVENTS`, as LANGUAGE.md section 9 gives them. A module may
     also list `_TARGETS`, the agents and groups its actions aim at."""
 
     @property
