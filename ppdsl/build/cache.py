@@ -15,6 +15,8 @@ import marshal
 import os
 import sys
 import types
+
+from ..engine.files import write_bytes_atomically
 from ..version import __version__
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -76,19 +78,3 @@ def store(base: str, code_text: str) -> types.CodeType:
     except OSError:
         pass
     return code
-
-
-def write_bytes_atomically(path: str, data: bytes, mode: int = 0o666) -> None:
-    """Write a file in one step: a new, exclusive temp file beside it (never
-    following a planted link), then a rename. Nothing is left behind on failure."""
-    tmp = f"{path}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.fchmod(fd, mode)  # the exact mode, whatever the umask
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -32,7 +32,7 @@ def compile(file: Path, output: Optional[Path]) -> None:
     """
     from ..build.pipeline import compile_source
     from ..lang.diagnostics import plural, printable, summary
-    from .fast_run import write_atomically
+    from ..engine.files import write_text_atomically
 
     source = read_file(file)
     result = compile_source(source, str(file))
@@ -44,7 +44,7 @@ def compile(file: Path, output: Optional[Path]) -> None:
         click.echo(result.code, nl=False)
         return
     try:
-        write_atomically(str(output), result.code)
+        write_text_atomically(str(output), result.code)
     except OSError as exc:
         raise click.ClickException(f"can't write {output}: {exc.strerror}")
     click.echo(f"wrote {printable(str(output))} ({plural(result.flows, 'active flow')})", err=True)

@@ -1,6 +1,6 @@
 """The console-script entry point. `ppdsl run` with plain arguments goes
-straight to ppdsl.runner, so a cached run never imports click; everything
-else goes through the click commands in ppdsl.cli. No traceback ever
+straight to the fast path (fast_run.py), so a cached run never imports click;
+everything else goes through the click commands in app.py. No traceback ever
 reaches the user."""
 
 import sys

@@ -1,37 +1,41 @@
-"""`ppdsl run`: the click command. The work, and the import-light path
-that serves plain calls without click, are in fast_run.py."""
+"""`ppdsl run`: the click command, built from the option table that the
+import-light fast path reads too. The work is in runner.py."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, TypeVar
 
 import click
 
 from .common import FILE
+from .run_options import RUN_OPTIONS, Option
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _click_option(option: Option) -> Callable[[F], F]:
+    settings: dict[str, Any] = {"metavar": option.metavar, "required": option.required, "help": option.help}
+    if option.kind == "flag":
+        settings["is_flag"] = True
+    elif option.kind == "multiple":
+        settings["multiple"] = True
+    if option.existing_file:
+        settings["type"] = click.Path(exists=True, dir_okay=False)
+    return click.option(*option.names, option.dest, **settings)
+
+
+def _run_options(command: F) -> F:
+    for option in reversed(RUN_OPTIONS):  # the last decorator applied is the first option shown
+        command = _click_option(option)(command)
+    return command
 
 
 @click.command()
 @click.argument("file", type=FILE)
-@click.option(
-    "-e",
-    "--event",
-    "spec",
-    required=True,
-    metavar="SPEC",
-    help="The event: JSON, @file.json, an event number or an event name.",
-)
-@click.option("--visitor", type=FILE, help="The visitor's state: a JSON object of PPMessage variables.")
-@click.option("--save", is_flag=True, help="Write the updated visitor back to the --visitor file.")
-@click.option("--at", metavar="TIME", help="The event's time when it carries none: ISO-8601 or epoch seconds.")
-@click.option(
-    "--fail", "fail", multiple=True, metavar="NAME", help="Make actions aimed at agent or group NAME fail (repeatable)."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def run(
-    file: Path, spec: str, visitor: Optional[Path], save: bool, at: Optional[str], fail: tuple[str, ...], as_json: bool
-) -> None:
+@_run_options
+def run(file: Path, **options: Any) -> None:
     """Run one tracked event through the flows of a .ppflow file.
 
     \b
@@ -45,10 +49,10 @@ def run(
 
     A rejected event prints `error: MESSAGE`, exits 1 and changes nothing.
     """
-    from .fast_run import UsageProblem, execute
+    from .runner import UsageProblem, execute
 
     try:
-        code = execute(str(file), spec, str(visitor) if visitor else None, save, at, fail, as_json)
+        code = execute(str(file), **options)
     except UsageProblem as problem:
         if problem.param == "--save":
             raise click.UsageError(str(problem))

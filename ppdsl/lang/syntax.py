@@ -35,7 +35,9 @@ _REGEX = re.compile(r"/((?:\\/|[^/])*)/")  # a regex match, as textX reads it
 
 def _regex(rule: str) -> str:
     """The pattern of a rule that is a single regex, such as StringTok."""
-    return _REGEX.fullmatch(_RULES[rule][2])[1]
+    match = _REGEX.fullmatch(_RULES[rule][2])
+    assert match, f"grammar rule {rule} is not a single regex"
+    return match[1]
 
 
 def _words() -> set[str]:
@@ -54,7 +56,8 @@ def _words() -> set[str]:
 def _starts(rule: str) -> list[str]:
     """What each alternative of `rule` starts with, in order, through rules
     such as Action: keywords and symbols like `{`."""
-    starts, depth, first = [], 0, True
+    starts: list[str] = []
+    depth, first = 0, True
     for token in re.findall(r"'[^']*'|[()|]|[^\s()|]+", _RULES[rule][2]):
         if first:
             word = token.split("=")[-1]  # `action=Action`, `kw='end'`

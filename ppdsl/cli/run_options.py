@@ -1,0 +1,46 @@
+"""The options of `ppdsl run`, once: run.py makes click options of them and
+fast_run.py parses plain calls with them. No click here, so the fast path
+can read the table without loading click."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+
+@dataclass(frozen=True)
+class Option:
+    names: tuple[str, ...]
+    dest: str
+    kind: Literal["value", "flag", "multiple"]
+    help: str
+    metavar: Optional[str] = None
+    required: bool = False
+    existing_file: bool = False  # the value must name an existing file
+
+
+RUN_OPTIONS = (
+    Option(
+        ("-e", "--event"),
+        "spec",
+        "value",
+        "The event: JSON, @file.json, an event number or an event name.",
+        metavar="SPEC",
+        required=True,
+    ),
+    Option(
+        ("--visitor",),
+        "visitor",
+        "value",
+        "The visitor's state: a JSON object of PPMessage variables.",
+        existing_file=True,
+    ),
+    Option(("--save",), "save", "flag", "Write the updated visitor back to the --visitor file."),
+    Option(
+        ("--at",), "at", "value", "The event's time when it carries none: ISO-8601 or epoch seconds.", metavar="TIME"
+    ),
+    Option(
+        ("--fail",), "fail", "multiple", "Make actions aimed at agent or group NAME fail (repeatable).", metavar="NAME"
+    ),
+    Option(("--json",), "as_json", "flag", "Print the result as one JSON object."),
+)

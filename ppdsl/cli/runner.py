@@ -1,0 +1,108 @@
+"""`ppdsl run` from option values to printed output and an exit status, for
+both the click command (run.py) and the fast path (fast_run.py). The engine
+does the work; this module turns option values into its inputs, and its
+results and errors into text.
+
+Every usage problem is raised as UsageProblem before anything is changed, so
+a caller can report it (exit 2) knowing that no file was touched.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any, Optional
+
+from ..engine.json_input import InputError, json_object, read_text
+from ..engine.one_event import RejectedEvent, run_event, unaimed
+from ..engine.visitor_file import SaveError, read_visitor, save_visitor, saving_path
+from ..lang.diagnostics import CompileError, printable, summary
+from .output import json_text, summary_text
+
+
+class UsageProblem(Exception):
+    def __init__(self, param: str, message: str):
+        super().__init__(message)
+        self.param = param
+
+
+def event_payload(spec: str) -> dict[str, Any]:
+    """--event SPEC: JSON, @file.json, an event number or an event name."""
+    text = spec.strip()
+    try:
+        if text.startswith("@"):
+            return json_object(read_text(text[1:]), text[1:])
+        if text.startswith("{"):
+            return json_object(text, "the --event JSON")
+    except InputError as exc:
+        raise UsageProblem("--event", str(exc)) from None
+    if re.fullmatch(r"[0-9]+", text):
+        return {"event_seq": int(text)}
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        return {"event_name": text}
+    raise UsageProblem("--event", "give JSON ({...}), @file.json, an event number or an event name")
+
+
+def at_time(text: str) -> object:
+    """--at, checked now so that a bad time is a usage problem, not a rejected event."""
+    from ..runtime.common import _at_time
+
+    try:
+        return _at_time(text.strip())
+    except ValueError as exc:
+        raise UsageProblem("--at", str(exc)) from None
+
+
+def execute(
+    file: str,
+    spec: str,
+    visitor: Optional[str],
+    save: bool,
+    at: Optional[str],
+    fail: tuple[str, ...],
+    as_json: bool,
+) -> int:
+    """Run one event and print the result; returns the exit status (0 or 1)."""
+    from ..build.loader import load
+
+    if save and visitor is None:
+        raise UsageProblem("--save", "--save needs --visitor FILE to write to")
+    if save and visitor is not None:
+        try:
+            visitor = saving_path(visitor)
+        except SaveError as exc:
+            raise UsageProblem(
+                "--visitor", f"--save writes only to a regular file, and {exc.path} is not one"
+            ) from None
+    payload = event_payload(spec)
+    try:
+        state = read_visitor(visitor) if visitor is not None else None
+    except InputError as exc:
+        raise UsageProblem("--visitor", str(exc)) from None
+    when = at_time(at) if at is not None else None
+    try:
+        rules = load(file)
+    except OSError as exc:
+        raise UsageProblem("FILE", f"can't read {file}: {exc.strerror}") from None
+    except CompileError as exc:
+        print(exc.report(), file=sys.stderr)
+        print(f"{printable(file)}: {summary(exc.diagnostics)}", file=sys.stderr)
+        return 1
+    for name in unaimed(rules, fail):
+        print(
+            f"warning: --fail {printable(name)}: no reply or assign in {printable(file)} is aimed at it",
+            file=sys.stderr,
+        )
+    try:
+        result = run_event(rules, payload, state, at=when, fail=fail)
+    except RejectedEvent as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if save and visitor is not None:
+        try:
+            save_visitor(visitor, result.visitor)
+        except SaveError as exc:
+            print(f"error: {printable(str(exc))}; the visitor was not saved", file=sys.stderr)
+            return 1
+    print(json_text(result) if as_json else summary_text(result))
+    return 0

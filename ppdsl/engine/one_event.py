@@ -1,0 +1,73 @@
+"""One tracked event through a ruleset, for one visitor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from .ruleset import Effects, Ruleset
+
+
+class RejectedEvent(Exception):
+    """The ruleset refused the event (unknown, malformed, a bad time or bad
+    visitor statistics): there is no result, and the visitor passed in is as it
+    was. The message is handle()'s, the one `ppdsl run` prints after `error: `."""
+
+
+@dataclass(frozen=True)
+class EventResult:
+    """handle()'s result, kept whole: it is LANGUAGE.md section 7's object,
+    which `--json` prints as it is."""
+
+    data: dict[str, Any]
+
+    @property
+    def event(self) -> dict[str, Any]:
+        """seq, name, uuid, count (after this event) and time."""
+        return self.data["event"]
+
+    @property
+    def actions(self) -> list[dict[str, Any]]:
+        return self.data["actions"]
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return self.data["failed"]
+
+    @property
+    def visitor(self) -> dict[str, Any]:
+        """The updated visitor: a new dict, the one passed in is not changed."""
+        return self.data["visitor"]
+
+
+def run_event(
+    rules: Ruleset,
+    payload: dict[str, Any],
+    visitor: Optional[dict[str, Any]] = None,
+    *,
+    at: object = None,
+    fail: Iterable[str] = (),
+) -> EventResult:
+    """Run the flows for one event. `at` is the event's time when the payload
+    has no event_timestamp (epoch seconds, ISO-8601 text or a datetime; None
+    is now). Actions aimed at an agent or group named in `fail` fail, so the
+    `on failure` paths can be tried. Raises RejectedEvent."""
+    try:
+        result = rules.handle(payload, visitor, _failing(frozenset(fail)), at=at)
+    except ValueError as exc:
+        raise RejectedEvent(str(exc)) from exc
+    return EventResult(result)
+
+
+def _failing(names: frozenset[str]) -> Optional[Effects]:
+    if not names:
+        return None
+    return lambda action: action.get("agent") not in names and action.get("group") not in names
+
+
+def unaimed(rules: Ruleset, fail: Iterable[str]) -> list[str]:
+    """The names in `fail` that no action of the ruleset aims at, most likely
+    typos. A module without `_TARGETS` can't tell, and gives none."""
+    targets = getattr(rules, "_TARGETS", None)
+    return [] if targets is None else sorted(set(fail) - set(targets))
