@@ -31,3 +31,20 @@ def test_an_installed_ppdsl_carries_its_grammar():
 
         pytest.skip("running from the checkout; .ci/run tests the installed wheel")
     assert (package / "grammar" / "ppflow.tx").is_file()
+
+
+def test_the_public_api_is_listed_and_typed():
+    assert {"CompileError", "Diagnostic", "Ruleset", "check_file", "compile_condition", "load"} <= set(dir(ppdsl))
+    assert issubclass(ppdsl.CompileError, Exception)
+
+
+def test_check_file_returns_every_diagnostic(tmp_path):
+    flow = tmp_path / "f.ppflow"
+    flow.write_text("agent a\nagent b\non event 1 -> reply c\n", encoding="utf-8")
+    diags = ppdsl.check_file(flow)
+    assert [(d.code, d.line, d.severity) for d in diags] == [
+        ("W202", 1, "warning"),
+        ("W202", 2, "warning"),
+        ("E104", 3, "error"),
+    ]
+    assert all(isinstance(d, ppdsl.Diagnostic) for d in diags)

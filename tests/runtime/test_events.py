@@ -478,3 +478,71 @@ def test_visitor_times_given_as_epoch_seconds_come_back_as_iso(tmp_path):
     out = rules.handle({"event_seq": 1, "event_timestamp": T0}, visitor)["visitor"]
     assert out["event_last_time_1"] == "2026-11-25T08:00:00Z"
     assert out["event_first_time_1"] == "2026-11-25T07:00:00Z"
+
+
+# ----------------------------------------------------------------- hardening: numbers and times
+
+
+TIMES = """\
+event 1 click
+agent a
+flow f {
+  on event click -> reply a "{{ last_time(click) }}|{{ first_time(click) }}|{{ now > extra_field_t }}|\
+{{ now - extra_field_t }}|{{ extra_field_big }}"
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def times(tmp_path_factory):
+    return load_text(tmp_path_factory.mktemp("times"), TIMES)
+
+
+@pytest.mark.parametrize("count", [2**53, -1, 10**4299])
+def test_a_count_outside_0_to_2_53_rejects_the_event_with_a_message(declared, count):
+    with pytest.raises(ValueError, match=r"event_count_1 must be a whole number from 0 to 2\^53 - 1"):
+        declared.handle(wrap(event_seq=1), {"event_count_1": count})
+
+
+def test_the_largest_count_is_accepted(declared):
+    assert declared.handle(wrap(event_seq=1), {"event_count_1": 2**53 - 2})["event"]["count"] == 2**53 - 1
+
+
+def test_a_huge_number_prints_in_a_template(times):
+    big = 10**5000 + 7  # more digits than Python 3.11+ converts to text at once
+    text = times.handle(wrap(event_seq=1, event_timestamp=T0), {"extra_field_big": big})["actions"][0]["text"]
+    assert text.endswith("|1" + "0" * 4999 + "7")
+
+
+def test_a_naive_datetime_is_utc_everywhere(times):
+    naive = datetime(2026, 11, 25, 7, 0)  # an hour before T0, in UTC
+    result = times.handle(wrap(event_seq=1, event_timestamp=T0), {"extra_field_t": naive, "event_first_time_1": naive})
+    assert result["actions"][0]["text"].split("|")[1:4] == ["2026-11-25T07:00:00Z", "true", "3600s"]
+    assert result["visitor"]["event_first_time_1"] == "2026-11-25T07:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("stored", "canonical"),
+    [
+        ("2026-11-24T17:30:00.5Z", "2026-11-24T17:30:00.500000Z"),
+        ("2026-11-24T17:30:00.123456789Z", "2026-11-24T17:30:00.123456Z"),  # Go and Java fractions: truncated
+        ("2026-11-25T01:30:00+08:00", "2026-11-24T17:30:00Z"),
+        ("2026-11-24T17:30", "2026-11-24T17:30:00Z"),  # no zone: UTC
+        ("2026-11-24 17:30:00,25z", "2026-11-24T17:30:00.250000Z"),
+        (1795541400, "2026-11-24T17:30:00Z"),
+        ("1795541400.5", "2026-11-24T17:30:00.500000Z"),
+    ],
+)
+def test_stored_times_are_read_on_every_python_and_written_canonically(times, stored, canonical):
+    visitor = {"event_count_1": 1, "event_first_time_1": stored, "event_last_time_1": stored}
+    later = times.handle(wrap(event_seq=1, event_timestamp=T0), visitor)
+    assert later["visitor"]["event_first_time_1"] == canonical  # kept, but in canonical form
+    earlier = times.handle(wrap(event_seq=1, event_timestamp=T0 - 86400 * 10), visitor)
+    assert earlier["visitor"]["event_last_time_1"] == canonical
+    assert earlier["actions"][0]["text"].split("|")[0] == canonical
+
+
+@pytest.mark.parametrize("stored", ["2026-13-01T00:00:00Z", "2026-11-24T17:30:00+25:00", "2026-W48-1", "yesterday"])
+def test_times_that_are_not_iso_8601_reject_the_event(times, stored):
+    with pytest.raises(ValueError, match="event_first_time_1 must be an ISO-8601 time or epoch seconds"):
+        times.handle(wrap(event_seq=1, event_timestamp=T0), {"event_first_time_1": stored})
