@@ -277,7 +277,7 @@ def generate(checked: ir.CheckedProgram, source_name: str) -> str:
         events=events,
         names={e.seq: e.name for e in decls},
         uuids={e.seq: e.uuid for e in decls},
-        by_name={e.name: e.seq for e in decls},
+        by_name={name: e.seq for e in decls for name in [e.name, *(a.text for a in e.aliases)]},
         by_uuid={e.uuid: e.seq for e in decls if e.uuid},
         declared=bool(program.events),
         targets=tuple(sorted(gen.targets)),

@@ -277,6 +277,15 @@ class EventDecl:
     uuid_span: Optional[Span]
     description: Optional[str]
     description_span: Optional[Span]
+    aliases: list[Alias] = field(default_factory=list)
+
+
+@dataclass
+class Alias:
+    """Another event_name a page may send for an event (LANGUAGE.md section 10)."""
+
+    span: Span
+    text: str
 
 
 @dataclass

@@ -16,7 +16,7 @@ from .diagnostics import Diagnostic, Reporter, SyntaxProblem, diagnostic
 from .messages import MAX_BRACKETS, MAX_DIGITS, MAX_DURATION_DAYS
 from .source import decode_string, prescan, typographic_quote
 from .span import Source, Span
-from .syntax import metamodel, syntax_diagnostic, with_depth
+from .syntax import metamodel, normalize_name, syntax_diagnostic, with_depth
 
 # --------------------------------------------------------------- text → IR
 
@@ -135,6 +135,7 @@ class _Lower(Reporter):
             if kind == "EventDecl":
                 uuid = self.text_of(item.uuid) if item.uuid else None
                 desc = self.text_of(item.description) if item.description else None
+                aliases = [ir.Alias(span, normalize_name(text)) for text, span, _ in map(self.text_of, item.aliases)]
                 keyword = _AFTER_EVENT_KEYWORD.match(self.text, item._tx_position)
                 seq_at = keyword.end() if keyword else item._tx_position
                 seq_span = self.source.span(seq_at, seq_at + len(item.seq))
@@ -149,6 +150,7 @@ class _Lower(Reporter):
                         uuid[1] if uuid else None,
                         desc[0] if desc else None,
                         desc[1] if desc else None,
+                        aliases,
                     )
                 )
             elif kind == "AgentDecl":

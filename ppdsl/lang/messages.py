@@ -128,6 +128,7 @@ TOO_MANY_EVENTS = _error(
 )
 NAME_TOO_LONG = _error("E111", "{kind} name '{name}' is {size} characters long; the limit is {limit}")
 DESCRIPTION_TOO_LONG = _error("E112", f"event description is {{size}} characters long; the limit is {MAX_DESCRIPTION}")
+EMPTY_ALIAS = _error("E113", "event alias must not be empty", 'leave out `alias ""`')
 EMPTY_UUID = _error("E113", "event uuid must not be empty", 'leave out `uuid ""`, or give the uuid from PPMessage')
 UNKNOWN_FIELD_TYPE = _error("E114", "unknown field type '{name}'")
 MAIN_TWICE = _error(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import re
 import sys
+import unicodedata
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -84,7 +85,14 @@ def build_metamodel(root: str = "Program", *, comments: bool = False) -> Any:
 
     text = GRAMMAR if comments else GRAMMAR.replace(_RULES["Comment"][0], "")
     text = _RULES[root][0] + "\n" + text.replace(_RULES[root][0], "")  # textX starts at the first rule
-    return metamodel_from_str(text, autokwd=True, memoization=False)
+    mm = metamodel_from_str(text, autokwd=True, memoization=False)
+    mm.register_obj_processors({"Name": normalize_name})
+    return mm
+
+
+def normalize_name(name: str) -> str:
+    """Names in any script compare after NFKC normalization, as Python's do (LANGUAGE.md section 10)."""
+    return name if name.isascii() else unicodedata.normalize("NFKC", name)
 
 
 metamodel = cache(build_metamodel)  # ppdsl's own parser, one per root

@@ -6,9 +6,17 @@ import json as _json
 import math as _math  # noqa: F401  (the values part uses it)
 import re as _re
 import time as _time  # noqa: F401  (the events part uses it)
+import unicodedata as _unicodedata
 from datetime import datetime as _datetime, timedelta as _timedelta, timezone as _timezone
 
 _UTC = _timezone.utc
+
+
+def _nfkc(name):
+    """Event names compare after NFKC normalization, as the .ppflow names do."""
+    return _unicodedata.normalize("NFKC", name)
+
+
 _MAX_DATA = 64 * 1024
 _ORD = {int: 1, float: 1, str: 2, _datetime: 3, _timedelta: 4}
 # the compact JSON text of LANGUAGE.md section 6 (one encoder, not one per event)

@@ -6,6 +6,7 @@ _EVENT_UUIDS, _BY_UUID, _BY_NAME and _DECLARED, which the code here reads."""
 
 from .common import (
     _CANONICAL_TIME,
+    _nfkc,
     _COMPACT,
     _MAX_DATA,
     _UTC,
@@ -83,7 +84,7 @@ def _resolve(payload, at):
     if name is not None:
         if type(name) is not str:
             raise ValueError(f"event_name must be a string, got {_show(name)}")
-        by_name = _BY_NAME.get(name)
+        by_name = _BY_NAME.get(name if name.isascii() else _nfkc(name))
         if by_name is None:
             raise ValueError(f"unknown event_name {_show(name)}{_known()}")
         if found is not None and by_name != found:

@@ -17,7 +17,7 @@ from .base import CheckerBase, suggest
 class Declarations(CheckerBase):
     def check_events(self) -> None:
         seen_seq: dict[int, ir.EventDecl] = {}
-        seen_name: dict[str, ir.EventDecl] = {}
+        seen_name: dict[str, Span] = {}  # names and aliases share one namespace
         seen_uuid: dict[str, ir.EventDecl] = {}
         for i, ev in enumerate(self.p.events):
             if i == MAX_EVENTS:
@@ -28,16 +28,19 @@ class Declarations(CheckerBase):
                 first = seen_seq[ev.seq]
                 self.report(m.DUPLICATE_SEQ, ev.seq_span, labels=[_first(first.seq_span)], seq=ev.seq, first=first.name)
             seen_seq.setdefault(ev.seq, ev)
-            if ev.name in seen_name:
-                self.report(
-                    m.DUPLICATE, ev.name_span, labels=[_first(seen_name[ev.name].name_span)], kind="event", name=ev.name
-                )
-            seen_name.setdefault(ev.name, ev)
-            if len(ev.name) > MAX_EVENT_NAME:
-                shown = ev.name[:20] + "..."
-                self.report(
-                    m.NAME_TOO_LONG, ev.name_span, kind="event", name=shown, size=len(ev.name), limit=MAX_EVENT_NAME
-                )
+            for name, span in [(ev.name, ev.name_span)] + [(a.text, a.span) for a in ev.aliases]:
+                kind = "event" if span is ev.name_span else "event alias"
+                if name in seen_name:
+                    first = seen_name[name]
+                    both_names = kind == "event" and any(first is e.name_span for e in self.p.events)
+                    what = "event" if both_names else "event name or alias"
+                    self.report(m.DUPLICATE, span, labels=[_first(first)], kind=what, name=name)
+                seen_name.setdefault(name, span)
+                if not name:
+                    self.report(m.EMPTY_ALIAS, span)
+                elif len(name) > MAX_EVENT_NAME:
+                    shown = name[:20] + "..."
+                    self.report(m.NAME_TOO_LONG, span, kind=kind, name=shown, size=len(name), limit=MAX_EVENT_NAME)
             if ev.uuid is not None and ev.uuid_span is not None:
                 if not ev.uuid:
                     self.report(m.EMPTY_UUID, ev.uuid_span)
