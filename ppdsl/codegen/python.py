@@ -415,26 +415,25 @@ def generate(checked: ir.CheckedProgram, source_name: str) -> str:
         gen.flow_function(i, flow)
     decls = sorted(program.events, key=lambda e: e.seq)
     events = {e.seq: {"name": e.name, "uuid": e.uuid, "description": e.description} for e in decls}
-    skeleton = (
-        _environment()
-        .get_template("module.py.j2")
-        .render(
-            version=__version__,
-            source_name=gen.source_name,
-            runtime=runtime_source(),
-            events=events,
-            names={e.seq: e.name for e in decls},
-            uuids={e.seq: e.uuid for e in decls},
-            by_name={e.name: e.seq for e in decls},
-            by_uuid={e.uuid: e.seq for e in decls if e.uuid},
-            declared=bool(program.events),
-            targets=tuple(sorted(gen.targets)),
-            constants=[(name, code) for code, name in gen.constants.items()],
-            flows_code=_FLOWS_MARK,
-            flow_count=len(active),
-            line_map=_MAP_MARK,
-        )
+    template = _environment().get_template("module.py.j2")
+    skeleton = template.render(
+        version=__version__,
+        source_name=gen.source_name,
+        runtime=runtime_source(),
+        events=events,
+        names={e.seq: e.name for e in decls},
+        uuids={e.seq: e.uuid for e in decls},
+        by_name={e.name: e.seq for e in decls},
+        by_uuid={e.uuid: e.seq for e in decls if e.uuid},
+        declared=bool(program.events),
+        targets=tuple(sorted(gen.targets)),
+        constants=[(name, code) for code, name in gen.constants.items()],
+        flows_code=_FLOWS_MARK,
+        flow_count=len(active),
+        line_map=_MAP_MARK,
     )
+    # the rules go in after _tidy, which has nothing to do for them; the map's
+    # line numbers count from where they start
     head, tail = _tidy(skeleton).split(_FLOWS_MARK + "\n")
     if gen.lines:
         lines = "\n".join(gen.lines).rstrip("\n") + "\n"
