@@ -1,1 +1,1 @@
-"""IR to Python: the module generator, compile_condition and its runtime."""
+"""IR to Python: the module generator and its line map (linemap.py), compile_condition and its runtime."""

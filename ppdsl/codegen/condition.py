@@ -19,7 +19,7 @@ from ..lang import messages as m
 from ..lang.diagnostics import CompileError, SyntaxProblem, diagnostic
 from ..lang.messages import MAX_BRACKETS, MAX_EVENTS, PYTHON_MAX_NESTING
 from ..lang.span import Source
-from .python import Gen, TooDeep, check_nesting, runtime_source
+from .python import CodeGenerator, TooDeep, check_nesting, runtime_source
 from ..lang.names import EVENT_VARS
 from ..lang.lower import parse_expression
 from ..lang.source import prescan
@@ -60,7 +60,7 @@ def compile_condition(text: str, *, events: Optional[dict[str, int]] = None) -> 
         safe = _check(source, program, trust_numbers=False)
     except RecursionError:
         raise _error(source, m.TOO_DEEP_BRACKETS, MAX_BRACKETS) from None
-    gen = Gen(program, "condition")
+    gen = CodeGenerator(program, "condition")
     gen.hoisted = {}
     safe_code = gen.expr(safe)
     fast_code = gen.expr(fast)

@@ -1,5 +1,6 @@
-"""IR → one readable, standalone Python module, through the Jinja2 templates
-in ppdsl/templates/.
+"""IR → one readable, standalone Python module. CodeGenerator writes the
+rules (statements and expressions, with a line map); the Jinja2 template in
+templates/ holds the module's skeleton around them.
 
 Source text never becomes code: names and strings from the `.ppflow` file are
 written only as `repr()` literals, generated identifiers are numbered
@@ -14,14 +15,17 @@ import re
 import tokenize
 from functools import cache
 from importlib import resources
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, Protocol, TypeVar
 
 from .. import runtime
 from ..version import __version__
 from ..lang import ir
 from ..lang.messages import PYTHON_MAX_NESTING
 from ..lang.names import FUNCTIONS
+from ..lang.span import Span
+from . import linemap
 
 _EVENT_ATTRS = {
     "track_event_seq": "E.seq",
@@ -57,21 +61,46 @@ def runtime_source() -> str:
     return "\n\n".join(text.split(runtime.MARKER, 1)[1].strip("\n") for text in parts) + "\n"
 
 
-class Gen:
-    """What the templates call to turn IR pieces into Python code."""
+class _Located(Protocol):
+    """An IR node: it knows where it stands in the .ppflow file."""
 
-    def __init__(self, program: ir.Program, source_name: str):
+    @property
+    def span(self) -> Span: ...
+
+
+# CPython's compiler recurses once per `elif` (an elif is an `if` in the
+# else of the one before) and once per `+`, and gives up near 3,000 levels.
+# Longer chains are emitted as flat runs of CHAIN arms, longer templates as
+# one join; below these sizes the code is as plain as it can be.
+CHAIN = 32
+JOIN = 32
+
+_Arm = tuple[str, _Located, str, ir.Stmt]  # test code, where it comes from, its kind, the body
+_T = TypeVar("_T")
+
+
+class CodeGenerator:
+    """IR → Python, one visitor for all of it: statements are written line by
+    line through `writeline`, which records the `.ppflow` node of each line (as
+    Jinja2's compiler.py does), and expressions come back as code strings.
+    ppdsl.condition uses the expression half alone."""
+
+    def __init__(self, program: ir.Program, source_name: str) -> None:
         self.program = program
         self.source_name = safe_comment(source_name)
         self.constants: dict[str, str] = {}  # code -> module-level name
         self.segment_index = {s.name: i for i, s in enumerate(program.segments, 1)}
         self.flow: Optional[ir.Flow] = None
         self.temps = 0
+        self.chains = 0
         # when set, numeric visitor reads become locals read once (code -> (local, kind)),
         # so that ppdsl.condition can guard a fast path on their types
         self.hoisted: Optional[dict[str, tuple[str, str]]] = None
         self.uses_event = False
         self.targets: set[str] = set()  # agents and groups that actions aim at (for --fail)
+        self.lines: list[str] = []
+        self.origins: list[tuple[int, int, int, str]] = []  # (index in lines + 1, .ppflow line, col, kind)
+        self.depth = 0
 
     def read(self, code: str, kind: str) -> str:
         if self.hoisted is None or kind not in ("int", "float"):
@@ -80,25 +109,133 @@ class Gen:
             self.hoisted[code] = (f"_v{len(self.hoisted) + 1}", kind)
         return self.hoisted[code][0]
 
-    # --- used by the templates
+    # --- writing lines
 
-    def where(self, node: object) -> str:
-        return f"  # {self.source_name}:{node.span.line}"  # type: ignore[attr-defined]
+    def writeline(self, code: str, node: Optional[_Located] = None, kind: str = "") -> None:
+        """One line at the current depth; with a node, its `# file:LINE` comment and its line map row."""
+        if node is None:
+            self.lines.append("    " * self.depth + code)
+            return
+        line, col = node.span.line, node.span.col
+        self.lines.append(f"{'    ' * self.depth}{code}  # {self.source_name}:{line}")
+        self.origins.append((len(self.lines), line, col, kind))
 
-    def begin_flow(self, flow: ir.Flow) -> str:
-        self.flow, self.temps = flow, 0
-        return ""
+    def blank(self) -> None:
+        self.lines += ["", ""]
 
-    def trigger(self, rule: ir.Rule) -> str:
+    def indented(self, s: ir.Stmt) -> None:
+        self.depth += 1
+        self.stmt(s)
+        self.depth -= 1
+
+    # --- module parts
+
+    def segment(self, index: int, seg: ir.SegmentDecl) -> None:
+        self.writeline(f"def _seg_{index}(V, E):", seg, "segment")
+        self.depth += 1
+        self.writeline(f"return {self.expr(seg.expr)}", seg.expr, "expr")
+        self.depth -= 1
+        self.blank()
+
+    def flow_function(self, index: int, flow: ir.Flow) -> None:
+        self.flow, self.temps, self.chains = flow, 0, 0
+        self.writeline(f"def _flow_{index}(R, V, E):", flow, "flow")
+        self.depth += 1
+        self.writeline("seq = E.seq")
+        self.chain([rule for rule in flow.rules if rule.seqs], self.rule_arm, None, "")
+        self.depth -= 1
+        self.blank()
+
+    def rule_arm(self, i: int, rule: ir.Rule) -> _Arm:
         seqs = rule.seqs
-        return f"seq == {seqs[0]}" if len(seqs) == 1 else f"seq in {tuple(seqs)!r}"
+        test = f"seq == {seqs[0]}" if len(seqs) == 1 else f"seq in {tuple(seqs)!r}"
+        return test, rule, "rule", rule.body
 
-    def temp(self) -> str:
+    # --- statements
+
+    def stmt(self, s: ir.Stmt) -> None:
+        getattr(self, "s_" + type(s).__name__)(s)
+
+    def chain(
+        self, items: Sequence[_T], arm: Callable[[int, _T], _Arm], orelse: Optional[ir.Stmt], else_kind: str
+    ) -> None:
+        """if/elif/else over `items`, `arm(i, item)` giving each arm just before
+        its line is written. Past CHAIN arms, the chain goes on as a new `if`
+        that a flag lets through only when no earlier arm was taken."""
+        flag = ""
+        if len(items) > CHAIN:
+            self.chains += 1
+            flag = f"_c{self.chains}"
+            self.writeline(f"{flag} = 0")
+        for i, item in enumerate(items):
+            test, node, kind, body = arm(i, item)
+            if i == 0:
+                self.writeline(f"if {test}:", node, kind)
+            else:
+                if i % CHAIN == 0:
+                    self.writeline("else:")
+                    self.depth += 1
+                    self.writeline(f"{flag} = {i}")
+                    self.depth -= 1
+                    self.writeline(f"if {flag} != {i}:")
+                    self.depth += 1
+                    self.writeline("pass")
+                    self.depth -= 1
+                self.writeline(f"elif {test}:", node, kind)
+            self.indented(body)
+        if orelse is not None and items:
+            self.writeline("else:", orelse, else_kind)
+            self.indented(orelse)
+        elif orelse is not None:
+            self.stmt(orelse)
+
+    def s_If(self, s: ir.If) -> None:
+        def arm(i: int, branch: tuple[ir.Expr, ir.Stmt]) -> _Arm:
+            cond, body = branch
+            return self.expr(cond), cond, "elif" if i else "if", body
+
+        self.chain(s.branches, arm, s.orelse, "else")
+
+    def s_Switch(self, s: ir.Switch) -> None:
         self.temps += 1
-        return f"_s{self.temps}"
+        temp = f"_s{self.temps}"
+        self.writeline(f"{temp} = {self.expr(s.subject)}", s, "switch")
 
-    def case_test(self, temp: str, case: ir.Case) -> str:
-        return " or ".join(self.equals(temp, ir.Ty("any"), lit) for lit in case.values)
+        def arm(i: int, case: ir.Case) -> _Arm:
+            return " or ".join(self.equals(temp, ir.Ty("any"), lit) for lit in case.values), case, "case", case.body
+
+        self.chain(s.cases, arm, s.default, "default")
+
+    def s_Block(self, s: ir.Block) -> None:
+        for x in s.stmts:
+            self.stmt(x)
+        if not s.stmts:
+            self.writeline("pass", s, "pass")
+
+    def s_Let(self, s: ir.Let) -> None:
+        self.writeline(f"_l{s.slot} = {self.expr(s.value)}", s, "let")
+
+    def s_End(self, s: ir.End) -> None:
+        self.writeline("return", s, "end")
+
+    def s_ActionStmt(self, s: ir.ActionStmt) -> None:
+        assert self.flow is not None
+        a, name = s.action, repr(self.flow.name)
+        if isinstance(a, ir.SetField):
+            self.writeline(f"_set(R, V, {name}, {s.span.line}, {a.field!r}, {self.set_value(a)})", s, "action")
+            return
+        if isinstance(a, ir.Convert):
+            self.writeline(f"_convert(R, V, {name}, {s.span.line}, {a.value!r})", s, "action")
+            return
+        self.writeline(f"if not _do(R, {self.action(a)}):", s, "action")
+        if s.on_failure is None:
+            self.depth += 1
+            self.writeline("return", s, "failed")
+            self.depth -= 1
+        else:
+            self.indented(s.on_failure)
+
+    # --- pieces of statements
 
     def action(self, a: ir.Stmt) -> str:
         assert self.flow is not None
@@ -133,6 +270,8 @@ class Gen:
                 pieces.append(self.expr(part))
             else:
                 pieces.append(f"_fmt({self.expr(part)})")
+        if len(pieces) > JOIN:
+            return f"''.join([{', '.join(pieces)}])"
         return " + ".join(pieces) if pieces else "''"
 
     def const(self, code: str) -> str:
@@ -245,7 +384,7 @@ def _plain_number(ty: ir.Ty) -> bool:
 
 @cache
 def _environment():  # type: ignore[no-untyped-def]
-    """One Jinja2 environment per process: it keeps the compiled templates."""
+    """One Jinja2 environment per process: it keeps the compiled template."""
     import jinja2
 
     env = jinja2.Environment(
@@ -256,21 +395,29 @@ def _environment():  # type: ignore[no-untyped-def]
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
-    env.tests["node"] = lambda obj, name: type(obj).__name__ == name
     env.filters["py"] = repr
     return env
+
+
+# Stand-ins for the generated code in the rendered skeleton: repr() keeps a NUL
+# out of every table, so they can't occur anywhere else.
+_FLOWS_MARK = "\x00flows\x00"
+_MAP_MARK = "\x00line map\x00"
 
 
 def generate(checked: ir.CheckedProgram, source_name: str) -> str:
     """Python source of the compiled module for a checked program."""
     program = checked.program
-    gen = Gen(program, source_name)
+    gen = CodeGenerator(program, source_name)
+    for i, seg in enumerate(program.segments, 1):
+        gen.segment(i, seg)
     active = checked.active_flows
-    env = _environment()
-    flows_code = env.get_template("flows.py.j2").render(flows=active, segments=program.segments, g=gen)
+    for i, flow in enumerate(active, 1):
+        gen.flow_function(i, flow)
     decls = sorted(program.events, key=lambda e: e.seq)
     events = {e.seq: {"name": e.name, "uuid": e.uuid, "description": e.description} for e in decls}
-    text = env.get_template("module.py.j2").render(
+    template = _environment().get_template("module.py.j2")
+    skeleton = template.render(
         version=__version__,
         source_name=gen.source_name,
         runtime=runtime_source(),
@@ -282,10 +429,18 @@ def generate(checked: ir.CheckedProgram, source_name: str) -> str:
         declared=bool(program.events),
         targets=tuple(sorted(gen.targets)),
         constants=[(name, code) for code, name in gen.constants.items()],
-        flows_code=flows_code,
+        flows_code=_FLOWS_MARK,
         flow_count=len(active),
+        line_map=_MAP_MARK,
     )
-    text = _tidy(text)
+    # the rules go in after _tidy, which has nothing to do for them; the map's
+    # line numbers count from where they start
+    head, tail = _tidy(skeleton).split(_FLOWS_MARK + "\n")
+    if gen.lines:
+        lines = "\n".join(gen.lines).rstrip("\n") + "\n"
+    else:
+        lines, tail = "", tail.lstrip("\n")
+    text = head + lines + tail.replace(_MAP_MARK, linemap.dumps(gen.origins, head.count("\n")))
     check_nesting(text)
     return text
 
