@@ -25,8 +25,8 @@ class Declarations(CheckerBase):
             if not 1 <= ev.seq <= MAX_EVENTS:
                 self.report(m.SEQ_OUT_OF_RANGE, ev.seq_span, seq=ev.seq)
             elif ev.seq in seen_seq:
-                first = seen_seq[ev.seq]
-                self.report(m.DUPLICATE_SEQ, ev.seq_span, labels=[_first(first.seq_span)], seq=ev.seq, first=first.name)
+                other = seen_seq[ev.seq]
+                self.report(m.DUPLICATE_SEQ, ev.seq_span, labels=[_first(other.seq_span)], seq=ev.seq, first=other.name)
             seen_seq.setdefault(ev.seq, ev)
             for name, span in [(ev.name, ev.name_span)] + [(a.text, a.span) for a in ev.aliases]:
                 kind = "event" if span is ev.name_span else "event alias"
