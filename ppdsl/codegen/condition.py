@@ -94,7 +94,7 @@ def _error(source: Source, msg: m.Message, limit: int) -> CompileError:
 def _check(source: Source, program: ir.Program, trust_numbers: bool) -> ir.Expr:
     text = source.text
     try:
-        prescan(source)
+        prescan(source)  # its warnings are about comments, which a condition has none of
         expr = parse_expression(text, 0, source)
     except SyntaxProblem as problem:
         raise CompileError("<condition>", text, [problem.diag]) from None

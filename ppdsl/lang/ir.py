@@ -333,6 +333,7 @@ class Program:
     fields: list[FieldDecl]
     segments: list[SegmentDecl]
     flows: list[Flow]  # in file order; the implicit `main` stands where its first rule is
+    comments: list[Span] = field(default_factory=list, repr=False)  # `#` to the end of the line
 
 
 @dataclass
@@ -387,7 +388,7 @@ def _dump(node: Any, pad: str, out: list[str], checked: bool) -> None:
     nested: list[tuple[str, Any]] = []
     for f in fields(node):
         value = getattr(node, f.name)
-        if f.name == "span" or f.name.endswith("_span") or (not f.init and not checked):
+        if f.name == "span" or f.name.endswith("_span") or not f.repr or (not f.init and not checked):
             continue
         if value is None or value == [] or value is f.default:
             continue

@@ -26,13 +26,15 @@ def parse(source: Source) -> tuple[ir.Program, list[Diagnostic]]:
     (string escapes, templates). A syntax error raises SyntaxProblem."""
     from textx.exceptions import TextXSyntaxError
 
-    blanked = prescan(source)
+    scan = prescan(source)
     try:
-        model = with_depth(lambda: metamodel().model_from_str(blanked))
+        model = with_depth(lambda: metamodel().model_from_str(scan.text))
     except TextXSyntaxError as err:
         raise SyntaxProblem(syntax_diagnostic(err, source)) from None
     lower = _Lower(source)
+    lower.diags += scan.warnings
     program = lower.program(model if not isinstance(model, str) else None)
+    program.comments = scan.comments
     lower.parse_templates()
     return program, lower.diags
 

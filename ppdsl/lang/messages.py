@@ -68,6 +68,11 @@ UNEXPECTED_CHARACTER = _error(
 )
 MISPLACED_NOT = _error("E001", "syntax error: 'not' can't stand here", "put the negated part in parentheses: (not x)")
 NEGATIVE_NON_NUMBER = _error("E001", "syntax error: '-' goes with a number only")
+FULLWIDTH = _error(
+    "E001",
+    "syntax error: {char} is not ppflow punctuation (a Chinese input method may have typed it)",
+    "write the ASCII {ascii} instead",
+)
 TYPOGRAPHIC_QUOTE = _error("E002", "typographic quote {quote} is not a string delimiter", STRAIGHT_QUOTES)
 BAD_ESCAPE = _error("E003", "invalid escape sequence {escape} in string", r"use one of \\ \" \' \n \t \uXXXX")
 LONE_SURROGATE = _error(
@@ -170,6 +175,11 @@ TEMPLATE_UNCLOSED = _error(
     "template: '{{{{' has no matching '}}}}'",
     "close it with '}}}}', or write a literal '{{{{' as {{{{ \"{{{{\" }}}}",
 )
+TEMPLATE_INNER_QUOTE = _error(
+    "E123",
+    "template: this {quote} ends the string, inside '{{{{ }}}}'",
+    "inside {{{{ }}}} write strings with the other quote, e.g. {{{{ user_fullname or {other}there{other} }}}}",
+)
 TEMPLATE_EMPTY = _error("E123", "template: '{{{{ }}}}' holds no expression")
 TEMPLATE_TWO_EXPRESSIONS = _error("E123", "template: '{{{{ }}}}' holds one expression; found ';'")
 TYPE_ERROR = _error("E124", "type error: {detail}")
@@ -200,6 +210,11 @@ UNREACHABLE_RULE = _warning(
 )
 UNUSED = _warning("W202", "{kind} '{name}' is declared but never used")
 NEVER_EQUAL = _warning("W203", "comparison is always {result}: {left} and {right} values are never equal")
+COMMENT_LINE_BREAK = _warning(
+    "W205",
+    "{char} in a comment: ppflow lines end only at line breaks, so the rest of this line is still the comment",
+    "remove it, and put any code after it on a line of its own",
+)
 OWN_LAST_TIME = _warning(
     "W204",
     "{what} is the time of this very event here: statistics are updated before flows run",

@@ -5,10 +5,11 @@ bracket depth). Comments are blanked here, column for column."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Optional
 
 from . import messages as m_
-from .diagnostics import SyntaxProblem, diagnostic
+from .diagnostics import Diagnostic, SyntaxProblem, diagnostic
 from .messages import MAX_BRACKETS
 from .span import Source, Span
 from .syntax import STRING
@@ -28,31 +29,59 @@ def decode_source(data: bytes, name: str) -> Source:
     return Source(name, text[1:] if text.startswith("\ufeff") else text)
 
 
-def prescan(source: Source) -> str:
-    """Lexical checks textX can't phrase well (typographic quotes, control
-    characters, unclosed strings, nesting too deep to parse). Returns the text
-    with comments blanked out, column for column: parsing it with a grammar
-    that has no Comment rule is faster than trying that rule between tokens."""
+@dataclass
+class Scan:
+    """What the lexical pass finds before the grammar runs."""
+
+    text: str  # the source with comments blanked, column for column
+    comments: list[Span]
+    warnings: list[Diagnostic]
+
+
+# characters some editors show as a line break, but ppflow (like Python's tokenizer) does not
+_HIDDEN_BREAKS = {"\x0b": "a vertical tab", "\x0c": "a form feed", "\x85": "U+0085 (next line)",
+                  "\u2028": "U+2028 (line separator)", "\u2029": "U+2029 (paragraph separator)"}  # fmt: skip
+# full-width punctuation from Chinese input methods, and the ASCII it stands for
+FULLWIDTH = {"＂": '"', "＇": "'", "，": ",", "（": "(", "）": ")", "［": "[", "］": "]", "｛": "{", "｝": "}",
+             "＝": "=", "＜": "<", "＞": ">", "！": "!", "＋": "+", "－": "-", "＊": "*", "／": "/", "％": "%",
+             "．": ".", "。": ".", "：": ":", "；": ";", "→": "->", "≥": ">=", "≤": "<=", "≠": "!=",
+             "＆": "&&", "｜": "||", "＃": "#"}  # fmt: skip
+
+
+def prescan(source: Source) -> Scan:
+    """Lexical checks textX can't phrase well (typographic and full-width
+    punctuation, control characters, unclosed strings, nesting too deep to
+    parse). Comments are blanked out, column for column: parsing with a
+    grammar that has no Comment rule is faster than trying that rule between
+    tokens. Their spans are kept for the formatter."""
     text = source.text
     depth = 0
     i, n = 0, len(text)
-    comments = []
+    comments: list[Span] = []
+    warnings: list[Diagnostic] = []
     while i < n:
         ch = text[i]
         if ch == "#":
             j = text.find("\n", i)
             j = n if j < 0 else j
-            comments.append((i, j))
+            comments.append(source.span(i, j))
+            for k in range(i, j):
+                if text[k] in _HIDDEN_BREAKS:
+                    warnings.append(diagnostic(m_.COMMENT_LINE_BREAK, source.span(k), char=_HIDDEN_BREAKS[text[k]]))
+                    break
             i = j
             continue
         if ch in "\"'":
             m = STRING.match(text, i)
             if not m:
                 raise SyntaxProblem(diagnostic(m_.UNCLOSED_STRING, source.span(i), quote=ch))
+            _check_inner_quote(source, m.group(), m.end())
             i = m.end()
             continue
         if ch in TYPOGRAPHIC_QUOTES:
             raise SyntaxProblem(diagnostic(m_.TYPOGRAPHIC_QUOTE, source.span(i), quote=ch))
+        if ch in FULLWIDTH:
+            raise SyntaxProblem(diagnostic(m_.FULLWIDTH, source.span(i), char=f"'{ch}'", ascii=f"'{FULLWIDTH[ch]}'"))
         if ch in "([{":
             depth += 1
             if depth > MAX_BRACKETS:
@@ -62,13 +91,24 @@ def prescan(source: Source) -> str:
         elif not (ch.isprintable() or ch in "\t\n\r"):
             raise SyntaxProblem(diagnostic(m_.UNEXPECTED_CHARACTER, source.span(i), char=repr(ch)))
         i += 1
-    if not comments:
-        return text
-    pieces, last = [], 0
-    for a, b in comments:
-        pieces += [text[last:a], " " * (b - a)]
-        last = b
-    return "".join(pieces) + text[last:]
+    if comments:
+        pieces, last = [], 0
+        for span in comments:
+            pieces += [text[last : span.start], " " * (span.end - span.start)]
+            last = span.end
+        text = "".join(pieces) + text[last:]
+    return Scan(text, comments, warnings)
+
+
+def _check_inner_quote(source: Source, literal: str, end: int) -> None:
+    """`"Hi {{ user_fullname or "there" }}"`: the inner quote ends the string,
+    and the grammar would only say it expected something else after it."""
+    if end < len(source.text) and (source.text[end].isalnum() or source.text[end] == "_"):
+        body = literal[1:-1]
+        if body.rfind("{{") > body.rfind("}}"):
+            quote = literal[-1]
+            other = "'" if quote == '"' else '"'
+            raise SyntaxProblem(diagnostic(m_.TEMPLATE_INNER_QUOTE, source.span(end - 1), quote=quote, other=other))
 
 
 def typographic_quote(text: str) -> Optional[int]:

@@ -13,7 +13,7 @@ from functools import cached_property
 
 
 class LineIndex:
-    """Where each line starts. Lines end at LF, as the parser counts them."""
+    """Where each line starts. Lines end at LF (a Source has no other line ends)."""
 
     def __init__(self, text: str):
         self.text = text
@@ -50,6 +50,11 @@ class Source:
 
     name: str
     text: str
+
+    def __post_init__(self) -> None:
+        # CR LF and a lone CR end lines too (old Mac files); one form keeps offsets simple
+        if "\r" in self.text:
+            object.__setattr__(self, "text", self.text.replace("\r\n", "\n").replace("\r", "\n"))
 
     @cached_property
     def index(self) -> LineIndex:
