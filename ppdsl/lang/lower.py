@@ -267,7 +267,8 @@ class _Lower(Reporter):
                 close = _find_close(value, i + 2)
                 at = span.at(start + offsets[i], start + offsets[i] + 2)
                 if close < 0:
-                    self.report(m.TEMPLATE_UNCLOSED, at)
+                    other = "'" if t.raw[0] == '"' else '"'  # the form that works inside this string
+                    self.report(m.TEMPLATE_UNCLOSED, at, literal=f"{{{{ {other}{{{{{other} }}}}")
                     return ir.Template(span, parts)
                 inner = value[i + 2 : close]
                 quote = typographic_quote(inner)

@@ -62,6 +62,17 @@ SYNTAX_DURATION_WORDS = _error("E001", _SYNTAX, "write a duration as one word: 3
 SYNTAX_DID_YOU_MEAN = _error("E001", _SYNTAX, "did you mean '{suggestion}'?")
 SYNTAX_RULE_START = _error("E001", _SYNTAX, "a rule starts with `on event {found} ->`")
 SYNTAX_KEYWORD_AS_NAME = _error("E001", _SYNTAX, "'{found}' is a keyword and can't be a name; choose another name")
+SYNTAX_IS = _error("E001", _SYNTAX, "ppflow has no `is`: write `x == null` or `x != null`")
+SYNTAX_METHOD_CALL = _error("E001", _SYNTAX, "ppflow has no methods: call it as a function, {name}(value, ...)")
+SYNTAX_SLASH_COMMENT = _error("E001", _SYNTAX, "a comment starts with #")
+SYNTAX_BITWISE = _error("E001", _SYNTAX, "'{found}' is not an operator here: write `{word}` (or {symbol})")
+SYNTAX_PY2_NOT_EQUAL = _error("E001", _SYNTAX, "write != for 'not equal'")
+SYNTAX_ARROW_GE = _error("E001", _SYNTAX, "did you mean '>='?")
+SYNTAX_NUMBER_FORM = _error("E001", _SYNTAX, "ppflow doesn't read {found}: {fix}")
+SYNTAX_DECIMAL_DURATION = _error("E001", _SYNTAX, "a duration is a whole number of a unit: write 90m, not 1.5h")
+SYNTAX_UNCLOSED = _error(
+    "E001", "syntax error: this '{bracket}' is never closed", "close it before the end of the file"
+)
 SYNTAX_SINGLE_EQUALS = _error("E001", _SYNTAX, "compare with '==' (a single '=' only appears in let, set and segment)")
 UNEXPECTED_CHARACTER = _error(
     "E001", "syntax error: unexpected character {char}", "remove it; only text belongs in a .ppflow file"
@@ -173,7 +184,7 @@ DUPLICATE_CASE = _error("E122", "case value {value} already appears in this swit
 TEMPLATE_UNCLOSED = _error(
     "E123",
     "template: '{{{{' has no matching '}}}}'",
-    "close it with '}}}}', or write a literal '{{{{' as {{{{ \"{{{{\" }}}}",
+    "close it with '}}}}', or write a literal '{{{{' as {literal}",
 )
 TEMPLATE_INNER_QUOTE = _error(
     "E123",

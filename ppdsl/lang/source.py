@@ -103,7 +103,7 @@ def prescan(source: Source) -> Scan:
 def _check_inner_quote(source: Source, literal: str, end: int) -> None:
     """`"Hi {{ user_fullname or "there" }}"`: the inner quote ends the string,
     and the grammar would only say it expected something else after it."""
-    if end < len(source.text) and (source.text[end].isalnum() or source.text[end] == "_"):
+    if end < len(source.text) and not (source.text[end].isspace() or source.text[end] in "),]}"):
         body = literal[1:-1]
         if body.rfind("{{") > body.rfind("}}"):
             quote = literal[-1]

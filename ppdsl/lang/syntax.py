@@ -12,10 +12,10 @@ import unicodedata
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from . import messages as m
-from .diagnostics import Diagnostic, diagnostic
+from .diagnostics import Diagnostic, Label, diagnostic
 from .messages import Message
 from .span import Source
 
@@ -142,35 +142,108 @@ def syntax_diagnostic(err: Any, source: Source, offset: int = 0, template: bool 
             continue  # the separator of the batch parse, not the user's
         if word not in expected:
             expected.append(word)
+    keywords = [w.strip("'") for w in expected if w.strip("'") in KEYWORDS]
     msg: Message = m.SYNTAX
     args: dict[str, Any] = {}
-    words = {w.strip("'") for w in expected}
-    if {"reply", "if", "let"} <= words:
+    if {"reply", "if", "let"} <= set(keywords):
         expected = [w for w in expected if w.strip("'") not in STATEMENT_WORDS and w != "'{'"] + ["a statement"]
         msg, args = m.SYNTAX_STATEMENT, {"words": ", ".join(STATEMENT_WORDS)}
     if "a string" in expected and "a name" in expected and "'('" in expected:
         expected = ["an expression"] + [w for w in expected if w not in _LITERAL_WORDS and w != "a name"]
     what = " or ".join(expected) if len(expected) <= 2 else ", ".join(expected[:-1]) + " or " + expected[-1]
     found_txt = "end of file" if found is None else f"'{found}'"
-    previous = text[:pos].rstrip()
-    if found and found.lower().rstrip("s") in _UNIT_WORDS and previous[-1:].isdigit():
-        msg = m.SYNTAX_DURATION_WORDS
-    elif found and found.isidentifier() and found not in KEYWORDS:
-        keywords = [w.strip("'") for w in expected if w.strip("'") in KEYWORDS]
-        close = [_SLIPS[found]] if found in _SLIPS else difflib.get_close_matches(found, keywords, n=1, cutoff=0.75)
-        if close:
-            msg, args = m.SYNTAX_DID_YOU_MEAN, {"suggestion": close[0]}
-        elif "'event'" in expected and "'any'" in expected:
-            msg, args = m.SYNTAX_RULE_START, {"found": found}
-    if found in KEYWORDS and "a name" in expected:
-        msg, args = m.SYNTAX_KEYWORD_AS_NAME, {"found": found}
-    elif found == "=" and ("an operator" in expected or "'=='" in expected):
-        msg = m.SYNTAX_SINGLE_EQUALS
     span = source.span(pos, pos + len(found or " "))
+    hint = _hint(found, text, pos, expected, keywords)
+    if hint is not None:
+        msg, args = hint
+    if found is None and "'}'" in expected:
+        opened = _unclosed(text)
+        if opened is not None:  # point at the brace that was never closed, not at the end
+            end_label = Label(source.span(max(0, pos - 1), pos), "the file ends here")
+            return diagnostic(m.SYNTAX_UNCLOSED, source.span(opened), labels=[end_label], bracket=text[opened])
     return diagnostic(msg, span, detail=f"expected {what}, found {found_txt}", **args)
 
 
-_TOKEN = re.compile(r"[A-Za-z_0-9]+|\S")
+def _hint(
+    found: Optional[str], text: str, pos: int, expected: list[str], keywords: list[str]
+) -> Optional[tuple[Message, dict[str, Any]]]:
+    """The help for a syntax error a Python or JavaScript habit, or a typo, explains."""
+    previous = text[:pos].rstrip()
+    after = text[pos : pos + 2]
+    if found is None:
+        return None
+    if found.lower().rstrip("s") in _UNIT_WORDS and previous[-1:].isdigit():
+        return m.SYNTAX_DURATION_WORDS, {}
+    if found in KEYWORDS and "a name" in expected:
+        return m.SYNTAX_KEYWORD_AS_NAME, {"found": found}
+    if found == "is":
+        return m.SYNTAX_IS, {}
+    if found == "(" and (method := re.search(r"\.\s*(\w+)$", previous)):
+        return m.SYNTAX_METHOD_CALL, {"name": method[1]}
+    if found == "/" and after == "//":
+        return m.SYNTAX_SLASH_COMMENT, {}
+    if found in "&|" and after != found * 2:
+        return m.SYNTAX_BITWISE, {"found": found, "word": "and" if found == "&" else "or", "symbol": found * 2}
+    if found == ">" and previous.endswith("<"):
+        return m.SYNTAX_PY2_NOT_EQUAL, {}
+    if found == "=" and after == "=>":
+        return m.SYNTAX_ARROW_GE, {}
+    if found == "=" and ("an operator" in expected or "'=='" in expected):
+        return m.SYNTAX_SINGLE_EQUALS, {}
+    number = _number_hint(found, previous)
+    if number is not None:
+        return number
+    if found.isidentifier() and found not in KEYWORDS:
+        # a typo keeps the first letter: `asign`, `repyl` (but `send` is not `end`)
+        same_start = [k for k in keywords if k[0] == found[0]]
+        close = [_SLIPS[found]] if found in _SLIPS else difflib.get_close_matches(found, same_start, n=1, cutoff=0.75)
+        if close:
+            return m.SYNTAX_DID_YOU_MEAN, {"suggestion": close[0]}
+        if "'event'" in expected and "'any'" in expected:
+            return m.SYNTAX_RULE_START, {"found": found}
+    return None
+
+
+def _number_hint(found: str, previous: str) -> Optional[tuple[Message, dict[str, Any]]]:
+    """Number spellings ppflow doesn't take: 1e3, 1_000, 0x10, 8., 1.5h."""
+    if re.fullmatch(r"[0-9]+[eE][0-9]+", found):
+        mantissa, exponent = re.split("[eE]", found)
+        shown = str(int(mantissa) * 10 ** int(exponent)) if int(exponent) <= 15 else "the digits"
+        return m.SYNTAX_NUMBER_FORM, {"found": found, "fix": f"write {shown} out in full"}
+    if re.fullmatch(r"[0-9]+(_[0-9]+)+", found):
+        return m.SYNTAX_NUMBER_FORM, {"found": found, "fix": f"write {found.replace('_', '')} without underscores"}
+    if re.fullmatch(r"0[xXoObB][0-9A-Fa-f]+", found):
+        try:
+            return m.SYNTAX_NUMBER_FORM, {"found": found, "fix": f"write it in decimal: {int(found, 0)}"}
+        except ValueError:
+            return None
+    if re.search(r"[0-9]\.$", previous) and found[:1].isdigit() and found[-1:] in "smhdw":  # 1.5h
+        return m.SYNTAX_DECIMAL_DURATION, {}
+    point = re.search(r"(?<![\w.])([0-9]+)\.(\s+\w+)?$", previous)  # `8.`, read as 8 and a member
+    if point:
+        return m.SYNTAX_NUMBER_FORM, {"found": f"{point[1]}.", "fix": f"write {point[1]}.0"}
+    return None
+
+
+def _unclosed(text: str) -> Optional[int]:
+    """Where the last bracket that is never closed opens (strings skipped)."""
+    stack: list[int] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "\"'":
+            match = STRING.match(text, i)
+            i = match.end() if match else i + 1
+            continue
+        if ch in "([{":
+            stack.append(i)
+        elif ch in ")]}" and stack:
+            stack.pop()
+        i += 1
+    return stack[-1] if stack else None
+
+
+_TOKEN = re.compile(r"\w+|\S")
 
 
 def with_depth(fn: Any) -> Any:
