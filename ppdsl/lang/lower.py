@@ -261,6 +261,7 @@ class _Lower(Reporter):
         start = self.base + t._tx_position
         parts: list[Union[str, ir.Expr]] = []
         text: list[str] = []
+        literal_from = 0  # where the current run of literal text starts in `value`
         i = 0
         while i < len(value):
             if value.startswith("{{", i):
@@ -279,16 +280,29 @@ class _Lower(Reporter):
                 else:
                     if text:
                         parts.append("".join(text))
+                        self.check_literal(value, literal_from, i, offsets, start, span)
                         text = []
                     self.pending.append((parts, len(parts), inner, start + offsets[i + 2]))
                     parts.append("")  # replaced by the parsed expression in parse_templates()
+                    literal_from = close + 2
                 i = close + 2
             else:
                 text.append(value[i])
                 i += 1
         if text:
             parts.append("".join(text))
+            self.check_literal(value, literal_from, len(value), offsets, start, span)
         return ir.Template(span, parts)
+
+    def check_literal(self, value: str, a: int, b: int, offsets: list[int], start: int, span: Span) -> None:
+        """W206 for literal text value[a:b] that looks meant as an expression:
+        `{user_fullname}` or `${user_fullname}`, or a stray `}` after `}}`."""
+        for found in _PLACEHOLDER.finditer(value, a, b):
+            at = span.at(start + offsets[found.start()], start + offsets[found.end() - 1] + 1)
+            self.report(m.TEMPLATE_PLACEHOLDER, at, text=found[0], name=found[1])
+        stray = a if a and value.startswith("}", a) else value.find("}}", a, b)
+        if stray >= 0:
+            self.report(m.TEMPLATE_STRAY_BRACE, span.at(start + offsets[stray]))
 
     # expressions
 
@@ -367,6 +381,7 @@ class _Lower(Reporter):
 
 
 _BINARY_NAMES = {"||": "or", "&&": "and"}
+_PLACEHOLDER = re.compile(r"\$?\{\s*([^\W\d]\w*)\s*\}")  # {name} or ${name}, as other template languages write it
 _AFTER_EVENT_KEYWORD = re.compile(r"event(?:\s|#[^\n]*)*")  # comments may stand between
 # binding power of binary operators, as in Python; `not` and unary minus sit between
 _POWER = {

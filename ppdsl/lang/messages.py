@@ -197,6 +197,9 @@ TYPE_ERROR = _error("E124", "type error: {detail}")
 _COMPARE = "type error: can't compare {left} with {right} using '{op}'"
 COMPARE_MISMATCH = _error("E124", _COMPARE)
 COMPARE_QUOTED_NUMBER = _error("E124", _COMPARE, "write numbers without quotes: count(2) > 8")
+COMPARE_TEXT_WITH_NUMBER = _error(
+    "E124", _COMPARE, "compare a number with a number, or text with text: int(...) and str(...) convert"
+)
 COMPARE_TIME_WITH_NUMBER = _error(
     "E124", _COMPARE, "compare a time with a time, or a difference with a duration: now - last_time(2) < 10m"
 )
@@ -221,6 +224,14 @@ UNREACHABLE_RULE = _warning(
 )
 UNUSED = _warning("W202", "{kind} '{name}' is declared but never used")
 NEVER_EQUAL = _warning("W203", "comparison is always {result}: {left} and {right} values are never equal")
+TEMPLATE_PLACEHOLDER = _warning(
+    "W206", "template: {text} is sent as it is, braces and all", "write {{{{ {name} }}}} to put in the value"
+)
+TEMPLATE_STRAY_BRACE = _warning(
+    "W206",
+    "template: a '}}' outside '{{{{ }}}}' is sent as it is",
+    "remove it, or close the expression with one '}}}}'",
+)
 COMMENT_LINE_BREAK = _warning(
     "W205",
     "{char} in a comment: ppflow lines end only at line breaks, so the rest of this line is still the comment",

@@ -94,7 +94,9 @@ def _resolve(payload, at):
             )
         found = by_name
     if seq is not None:
-        if type(seq) is not int or not (seq in _EVENT_NAMES if _DECLARED else 1 <= seq <= 8):
+        if type(seq) is not int:
+            raise ValueError(f"event_seq must be an integer, got {_show(seq)}")
+        if not (seq in _EVENT_NAMES if _DECLARED else 1 <= seq <= 8):
             raise ValueError(f"unknown event_seq {_show(seq)}{_known()}")
         if found is not None and seq != found:
             raise ValueError(f"event_seq {seq} doesn't match the event named by event_uuid/event_name ({found})")
@@ -112,8 +114,13 @@ def _resolve(payload, at):
     else:
         try:
             text = _COMPACT(data)
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise ValueError(f"event_data must be a JSON value: {exc}") from None
+        except ValueError as exc:  # NaN or Infinity, or an int too long to write (Python 3.11+)
+            what = "NaN or Infinity, which are not JSON numbers" if "float" in str(exc) else "a number too long"
+            raise ValueError(f"event_data holds {what}") from None
+        except TypeError:
+            raise ValueError("event_data must be a JSON value: it holds something JSON can't") from None
+        except RecursionError:
+            raise ValueError("event_data is nested too deeply") from None
         try:
             size = len(text) if text.isascii() else len(text.encode("utf-8"))
         except UnicodeEncodeError as exc:

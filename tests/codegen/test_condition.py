@@ -108,3 +108,9 @@ def test_datetimes_from_python_callers_may_be_naive_or_in_any_zone():
     cond = ppdsl.compile_condition("now > ent_user_createtime")
     assert cond({"ent_user_createtime": datetime(2020, 1, 1)}) is True  # naive: taken as UTC
     assert cond({"ent_user_createtime": datetime(2020, 1, 1, tzinfo=timezone(timedelta(hours=8)))}) is True
+
+
+def test_an_event_name_typo_gets_a_suggestion_from_the_events_given():
+    with pytest.raises(ppdsl.CompileError) as info:
+        ppdsl.compile_condition("count(sigup) > 2", events={"signup": 3})
+    assert info.value.diagnostics[0].help == "did you mean 'signup'?"

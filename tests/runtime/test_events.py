@@ -546,3 +546,24 @@ def test_stored_times_are_read_on_every_python_and_written_canonically(times, st
 def test_times_that_are_not_iso_8601_reject_the_event(times, stored):
     with pytest.raises(ValueError, match="event_first_time_1 must be an ISO-8601 time or epoch seconds"):
         times.handle(wrap(event_seq=1, event_timestamp=T0), {"event_first_time_1": stored})
+
+
+@pytest.mark.parametrize("seq", ["2", 2.0, True])
+def test_an_event_seq_of_the_wrong_type_is_named_as_such(declared, seq):
+    with pytest.raises(ValueError, match=r"^event_seq must be an integer, got "):
+        declared.handle(wrap(event_seq=seq))
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (float("nan"), "event_data holds NaN or Infinity, which are not JSON numbers"),
+        (10**5000, "event_data holds a number too long"),
+        ({1j}, "event_data must be a JSON value: it holds something JSON can't"),
+    ],
+    ids=["nan", "huge-int", "set"],
+)
+def test_event_data_messages_name_no_python_internals(declared, data, message):
+    with pytest.raises(ValueError) as info:
+        declared.handle(wrap(event_seq=1, event_data=data))
+    assert str(info.value) == message

@@ -31,10 +31,11 @@ class Resolution(Declarations):
             return None
         if name in self.events_by_name:
             return self.events_by_name[name].seq
-        if self.p.filename == "<condition>":
+        close = suggest(name, self.events_by_name)
+        if self.p.filename == "<condition>" and close is None:
             self.report(m.UNKNOWN_EVENT_CONDITION, span, name=name)
         elif self.p.events:
-            help = suggest(name, self.events_by_name) or listing("events", list(self.events_by_name))
+            help = close or listing("events", list(self.events_by_name))
             self.report(m.UNKNOWN_EVENT, span, help=help, name=name)
         else:
             self.report(m.UNKNOWN_EVENT_UNDECLARED, span, name=name)

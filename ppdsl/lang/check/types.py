@@ -68,7 +68,7 @@ class Types(Resolution):
         if isinstance(e, ir.Compare):
             tys = [self.expr(x, scope, depth) for x in e.operands]
             for i, op in enumerate(e.ops):
-                self.compare(op, tys[i], tys[i + 1], e)
+                self.compare(op, tys[i], tys[i + 1], e, e.operands[i : i + 2])
             return BOOL
         raise AssertionError(f"unknown expression {e!r}")
 
@@ -140,14 +140,15 @@ class Types(Resolution):
         # int + and - can't fail in Python; * could build numbers too long to print
         return Ty(result, result == "int" and op in "+-" and a.sure and b.sure)
 
-    def compare(self, op: str, a: Ty, b: Ty, e: ir.Compare) -> None:
+    def compare(self, op: str, a: Ty, b: Ty, e: ir.Compare, pair: list[ir.Expr]) -> None:
         if op in ("<", "<=", ">", ">="):
             if a.kind in UNKNOWN or b.kind in UNKNOWN:
                 return
             if a.kind not in ORDERED or b.kind not in ORDERED or ORDERED[a.kind] != ORDERED[b.kind]:
                 msg: Message = m.COMPARE_MISMATCH
-                if a.kind in ORDERED and b.kind == "str" or b.kind in ORDERED and a.kind == "str":
-                    msg = m.COMPARE_QUOTED_NUMBER
+                if {a.kind, b.kind} in ({"str", "int"}, {"str", "float"}):
+                    quoted = any(isinstance(x, ir.Lit) and x.kind == "str" and _numeric(x.value) for x in pair)
+                    msg = m.COMPARE_QUOTED_NUMBER if quoted else m.COMPARE_TEXT_WITH_NUMBER
                 if {a.kind, b.kind} == {"datetime", "int"}:
                     msg = m.COMPARE_TIME_WITH_NUMBER
                 if {a.kind, b.kind} <= {"duration", "int", "float"}:
@@ -208,3 +209,11 @@ _ARITH.update(
         ("/", "duration", "duration"): "float",
     }
 )
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
