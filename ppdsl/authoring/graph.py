@@ -16,6 +16,7 @@ and the rest grey.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import textwrap
@@ -112,6 +113,9 @@ def _short(text: str, limit: int) -> str:
     if start > text.rfind("}}", 0, limit - 1):
         close = text.find("}}", start) + 2
         cut = text[:close] if 1 < close <= limit + 24 else cut[:start]
+    elif " " in cut[-12:] and text[len(cut)] != " ":  # end at a word
+        word = cut[: cut.rfind(" ")]
+        cut = cut if word.rfind("{{") > word.rfind("}}") else word
     return text if len(cut) == len(text) else cut.rstrip() + "…"
 
 
@@ -242,7 +246,9 @@ def _marks(flow: FlowGraph, taken: Optional[Collection[Branch]]) -> Optional[tup
 
 def _lines(node: Node) -> list[str]:
     """A node's label as the pictures show it: wrapped, with its line when it is a statement."""
-    lines = textwrap.wrap(node.label, WRAP, break_on_hyphens=False) or [""]
+    # no line breaks inside a {{ ... }} that fits on a line
+    kept = re.sub(r"\{\{.*?\}\}", lambda m: m[0].replace(" ", "\0") if len(m[0]) <= WRAP else m[0], node.label)
+    lines = [line.replace("\0", " ") for line in textwrap.wrap(kept, WRAP, break_on_hyphens=False)] or [""]
     return lines if node.kind in ("start", "branch") else lines + [f"line {node.line}"]
 
 
@@ -295,7 +301,7 @@ def to_dot(graph: Graph, taken: Optional[Collection[Branch]] = None) -> str:
             attrs["tooltip"] = _dot_text([f"{name}:{node.line}"])
             out.append(f"    {node.id} [{_attrs(attrs)}];")
         for i, e in enumerate(flow.edges):
-            attrs = {"label": _dot_text([e.label])} if e.label else {}
+            attrs = {"label": _dot_text([f" {e.label} "])} if e.label else {}  # spaces keep it off the line
             if e.label == "FAILED":
                 attrs["style"] = "dashed"
             attrs.update(_dot_paint(_state(flow, marks, i), node=False))

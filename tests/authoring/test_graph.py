@@ -59,7 +59,7 @@ def test_lead_routing_is_drawn_as_the_flow_editor_shows_it():
         ("f1_n1", "start", "start", 10),
         ("f1_n2", "branch", "on event", 10),
         ("f1_n3", "logic", "count(view_pricing) > 8 and count(signup) > 8", 12),
-        ("f1_n4", "reply", 'reply agent_a: "Hi {{ user_fullname }}, shall w…"', 13),
+        ("f1_n4", "reply", 'reply agent_a: "Hi {{ user_fullname }}, shall…"', 13),
         ("f1_n5", "end", "end", 13),
         ("f1_n6", "reply", 'reply agent_b: "Hello! Anything I can help you…"', 15),
         ("f1_n7", "end", "end", 15),
@@ -77,6 +77,11 @@ def test_lead_routing_is_drawn_as_the_flow_editor_shows_it():
         ("f1_n6", "f1_n8", "SUCCESS", [15, 7, "success"]),
         ("f1_n6", "f1_n7", "FAILED", [15, 7, "failed"]),
     ]
+
+
+def test_pictures_wrap_labels_between_words_and_never_inside_a_short_template_part():
+    node = example("lead_routing").flows[0].nodes[3]
+    assert g._lines(node) == ['reply agent_a: "Hi', '{{ user_fullname }}, shall…"', "line 13"]
 
 
 def edges_by_label(flow: dict) -> list[tuple[str, str, str]]:
@@ -102,7 +107,7 @@ def test_switch_cases_handlers_set_let_and_convert():
         ("assign group vip_desk", "SUCCESS", "reply dave: \"Thank you, {{ user_fullname or 'dear customer' }}…\""),
         ("assign dave", "SUCCESS", "reply dave: \"Thank you, {{ user_fullname or 'dear customer' }}…\""),
         ("big_spender", "FALSE", "end"),
-        ("is_vip and float(data.amount) > 0", "TRUE", 'ticket "VIP refund: {{ user_email }} wa…"'),
+        ("is_vip and float(data.amount) > 0", "TRUE", 'ticket "VIP refund: {{ user_email }}…"'),
     ]:
         assert edge in edges
 
