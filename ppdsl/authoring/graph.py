@@ -359,11 +359,11 @@ def to_mermaid(graph: Graph, taken: Optional[Collection[Branch]] = None) -> str:
             if state:
                 links[state].append(str(count))
             count += 1
-    for kind, (_, _, fill, _, _) in _KINDS.items():
-        out.append(f"  classDef {kind}_node fill:{fill},stroke:{_INK},color:#111827")  # never a bare `end`
-    out.append(f"  classDef taken fill:{_GREEN_FILL},stroke:{_GREEN},stroke-width:2px,color:#14532d")
-    out.append(f"  classDef off fill:{_GREY_FILL},stroke:{_GREY_LINE},color:{_GREY}")
-    out += [f"  class {','.join(ids)} {name}" for name, ids in classes.items()]
+    styles = {f"{kind}_node": f"fill:{fill},stroke:{_INK},color:#111827" for kind, (*_, fill, _, _) in _KINDS.items()}
+    styles["taken"] = f"fill:{_GREEN_FILL},stroke:{_GREEN},stroke-width:2px,color:#14532d"
+    styles["off"] = f"fill:{_GREY_FILL},stroke:{_GREY_LINE},color:{_GREY}"
+    for name, ids in classes.items():  # class names end in _node: never a bare `end`
+        out += [f"  classDef {name} {styles[name]}", f"  class {','.join(ids)} {name}"]
     if links["taken"]:
         out.append(f"  linkStyle {','.join(links['taken'])} stroke:{_GREEN},stroke-width:2px")
     if links["off"]:
