@@ -267,14 +267,9 @@ _KINDS = {
     "let": ("box", "rounded,filled", "#f3f4f6", '["', '"]'),
     "end": ("oval", "filled", "#fee2e2", '(["', '"])'),
 }
-_INK, _GREEN, _GREEN_FILL, _GREY, _GREY_LINE, _GREY_FILL = (
-    "#374151",
-    "#16a34a",
-    "#dcfce7",
-    "#9ca3af",
-    "#d1d5db",
-    "#f3f4f6",
-)
+_INK, _TEXT = "#374151", "#111827"  # lines and borders, text
+_GREEN, _GREEN_FILL, _GREEN_TEXT = "#16a34a", "#dcfce7", "#14532d"  # taken
+_GREY, _GREY_LINE, _GREY_FILL, _INACTIVE_FILL = "#9ca3af", "#d1d5db", "#f3f4f6", "#fafafa"  # not taken, inactive
 
 
 def to_dot(graph: Graph, taken: Optional[Collection[Branch]] = None) -> str:
@@ -284,14 +279,14 @@ def to_dot(graph: Graph, taken: Optional[Collection[Branch]] = None) -> str:
     out = [
         "digraph ppflow {",
         f"  graph [label={_dot_text([name])}, labelloc=t, fontname={font}, fontsize=13, nodesep=0.3, ranksep=0.35];",
-        f'  node [fontname={font}, fontsize=10, penwidth=1, color="{_INK}", fontcolor="#111827"];',
+        f'  node [fontname={font}, fontsize=10, penwidth=1, color="{_INK}", fontcolor="{_TEXT}"];',
         f'  edge [fontname={font}, fontsize=9, arrowsize=0.7, color="{_INK}"];',
     ]
     for flow in graph.flows:
         marks = _marks(flow, taken)
         cluster = {"label": _dot_text([flow.title]), "color": f'"{_GREY}"', "style": "rounded"}
         if flow.inactive:
-            cluster.update(style='"rounded,dashed,filled"', fillcolor='"#fafafa"', fontcolor=f'"{_GREY}"')
+            cluster.update(style='"rounded,dashed,filled"', fillcolor=f'"{_INACTIVE_FILL}"', fontcolor=f'"{_GREY}"')
         out.append(f"  subgraph cluster_{flow.id} {{")
         out.append(f"    graph [{_attrs(cluster)}];")
         for node in flow.nodes:
@@ -313,7 +308,7 @@ def to_dot(graph: Graph, taken: Optional[Collection[Branch]] = None) -> str:
 
 def _dot_paint(state: str, node: bool, fill: str = "") -> dict[str, str]:
     if state == "taken":
-        paint = {"color": _GREEN, "penwidth": "2", "fontcolor": "#14532d"}
+        paint = {"color": _GREEN, "penwidth": "2", "fontcolor": _GREEN_TEXT}
         fill = _GREEN_FILL
     elif state == "off":
         paint = {"color": _GREY_LINE, "fontcolor": _GREY}
@@ -350,7 +345,7 @@ def to_mermaid(graph: Graph, taken: Optional[Collection[Branch]] = None) -> str:
             classes.setdefault(_state(flow, marks, node.id) or f"{node.kind}_node", []).append(node.id)
         out.append("  end")
         if flow.inactive:
-            out.append(f"  style {flow.id} fill:#fafafa,stroke:{_GREY},color:{_GREY},stroke-dasharray:4")
+            out.append(f"  style {flow.id} fill:{_INACTIVE_FILL},stroke:{_GREY},color:{_GREY},stroke-dasharray:4")
         for i, e in enumerate(flow.edges):
             arrow = "-.->" if e.label == "FAILED" else "-->"
             label = f'|"{_mermaid_text([e.label])}"|' if e.label else ""
@@ -359,8 +354,8 @@ def to_mermaid(graph: Graph, taken: Optional[Collection[Branch]] = None) -> str:
             if state:
                 links[state].append(str(count))
             count += 1
-    styles = {f"{kind}_node": f"fill:{fill},stroke:{_INK},color:#111827" for kind, (*_, fill, _, _) in _KINDS.items()}
-    styles["taken"] = f"fill:{_GREEN_FILL},stroke:{_GREEN},stroke-width:2px,color:#14532d"
+    styles = {f"{kind}_node": f"fill:{fill},stroke:{_INK},color:{_TEXT}" for kind, (*_, fill, _, _) in _KINDS.items()}
+    styles["taken"] = f"fill:{_GREEN_FILL},stroke:{_GREEN},stroke-width:2px,color:{_GREEN_TEXT}"
     styles["off"] = f"fill:{_GREY_FILL},stroke:{_GREY_LINE},color:{_GREY}"
     for name, ids in classes.items():  # class names end in _node: never a bare `end`
         out += [f"  classDef {name} {styles[name]}", f"  class {','.join(ids)} {name}"]
