@@ -6,11 +6,14 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..lang import messages as m
 from ..lang.diagnostics import Diagnostic, diagnostic
 from ..lang.span import Source
+
+if TYPE_CHECKING:
+    from ..lang.ir import CheckedProgram
 
 
 @dataclass
@@ -24,6 +27,7 @@ class Result:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     flows: int = 0
     rules: int = 0
+    checked: Optional[CheckedProgram] = None  # None when there are errors
 
 
 def compile_source(source: str, filename: str = "<string>", *, emit: bool = True) -> Result:
@@ -60,9 +64,11 @@ def _compile(source: str, filename: str, emit: bool) -> Result:
     result.diagnostics = sorted(diags + more, key=Diagnostic.sort_key)
     result.flows = sum(not f.inactive for f in program.flows)
     result.rules = sum(len(f.rules) for f in program.flows if not f.inactive)
-    if emit and checked is not None and not any(d.is_error for d in diags):
+    if not any(d.is_error for d in diags):
+        result.checked = checked
+    if emit and result.checked is not None:
         try:
-            result.code = generate(checked, Path(filename).name)
+            result.code = generate(result.checked, Path(filename).name)
         except TooDeep as exc:
             at = src.span(src.index.offset(exc.line, 1))
             result.diagnostics.append(diagnostic(m.TOO_DEEP_GENERATED, at, limit=m.PYTHON_MAX_NESTING))

@@ -7,6 +7,7 @@ import click
 from ..version import __version__
 from .check import check
 from .compile import compile
+from .graph import graph
 from .run import run
 
 
@@ -27,5 +28,5 @@ def main() -> None:
     """
 
 
-for command in (check, compile, run):
+for command in (check, compile, graph, run):
     main.add_command(command)

@@ -1,0 +1,1 @@
+"""The tools a person uses while writing flows: graph (and, to come, fmt, test, explain)."""
