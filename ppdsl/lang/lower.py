@@ -300,9 +300,8 @@ class _Lower(Reporter):
         for found in _PLACEHOLDER.finditer(value, a, b):
             at = span.at(start + offsets[found.start()], start + offsets[found.end() - 1] + 1)
             self.report(m.TEMPLATE_PLACEHOLDER, at, text=found[0], name=found[1])
-        stray = a if a and value.startswith("}", a) else value.find("}}", a, b)
-        if stray >= 0:
-            self.report(m.TEMPLATE_STRAY_BRACE, span.at(start + offsets[stray]))
+        if a and value.startswith("}", a):  # `{{ x }}}`: one brace too many
+            self.report(m.TEMPLATE_STRAY_BRACE, span.at(start + offsets[a]))
 
     # expressions
 

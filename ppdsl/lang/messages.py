@@ -229,8 +229,8 @@ TEMPLATE_PLACEHOLDER = _warning(
 )
 TEMPLATE_STRAY_BRACE = _warning(
     "W206",
-    "template: a '}}' outside '{{{{ }}}}' is sent as it is",
-    "remove it, or close the expression with one '}}}}'",
+    "template: this '}}' after '}}}}' is sent as it is",
+    "remove it: '}}}}' alone closes the expression",
 )
 COMMENT_LINE_BREAK = _warning(
     "W205",
