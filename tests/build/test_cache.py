@@ -109,6 +109,16 @@ def test_an_unwritable_cache_only_costs_speed(tmp_path, monkeypatch):
     assert reply_text(ppdsl.load(write(tmp_path, FLOW))) == "v1 1"
 
 
+def test_entries_are_private_whatever_the_umask(tmp_path, cache_dir):
+    old = os.umask(0)
+    try:
+        ppdsl.load(write(tmp_path, FLOW))
+    finally:
+        os.umask(old)
+    assert cache_dir.stat().st_mode & 0o777 == 0o700
+    assert sorted(p.stat().st_mode & 0o777 for p in cache_dir.iterdir()) == [0o600, 0o600]
+
+
 def test_files_with_errors_are_never_cached(tmp_path, cache_dir):
     path = write(tmp_path, "on event 1 -> reply")
     with pytest.raises(ppdsl.CompileError):

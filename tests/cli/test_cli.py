@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+from conftest import ppdsl_command
+
 T0 = 1795593600  # 2026-11-25T08:00:00Z
 T0_ISO = "2026-11-25T08:00:00Z"
 
@@ -542,6 +544,40 @@ def test_compile_of_a_file_with_errors_exits_1_and_writes_nothing(cli, tmp_path)
     proc = cli("compile", bad, "-o", out)
     assert proc.returncode == 1
     assert not out.exists()
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)], ids=oct)
+def test_compile_gives_a_new_module_the_mode_of_the_umask(lead, tmp_path, umask, mode):
+    """A module that a service imports must not be writable by everyone (item 1)."""
+    out = tmp_path / "rules_module.py"
+    argv = [*ppdsl_command(), "compile", str(lead), "-o", str(out)]
+    proc = subprocess.run(argv, capture_output=True, text=True, umask=umask, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_mode & 0o777 == mode
+
+
+def test_compile_over_an_existing_module_keeps_its_mode(cli, lead, tmp_path):
+    out = tmp_path / "rules_module.py"
+    out.write_text("old\n", encoding="utf-8")
+    out.chmod(0o640)
+    assert cli("compile", lead, "-o", out).returncode == 0
+    assert out.stat().st_mode & 0o777 == 0o640
+    assert "def handle(" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("target_exists", [True, False])
+def test_compile_writes_through_a_symlink_as_save_does(cli, lead, tmp_path, target_exists):
+    target = tmp_path / "real" / "rules_module.py"
+    target.parent.mkdir()
+    if target_exists:
+        target.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "link.py"
+    link.symlink_to(target)
+    proc = cli("compile", lead, "-o", link)
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert "def handle(" in target.read_text(encoding="utf-8")
+    assert "link.py" in proc.stderr
 
 
 def test_check_format_json_gives_the_diagnostics_as_data(cli, tmp_path):
