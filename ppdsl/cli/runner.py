@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 import sys
+from contextlib import ExitStack
 from typing import Any, Optional
 
 from ..engine.json_input import InputError, json_object, read_text
 from ..engine.one_event import RejectedEvent, run_event, unaimed
-from ..engine.visitor_file import SaveError, read_visitor, save_visitor, saving_path
+from ..engine.visitor_file import SaveError, read_visitor, save_visitor, visitor_lock
 from ..lang.diagnostics import CompileError, printable, summary
 from .output import json_text, summary_text
 
@@ -67,42 +68,41 @@ def execute(
 
     if save and visitor is None:
         raise UsageProblem("--save", "--save needs --visitor FILE to write to")
-    if save and visitor is not None:
+    with ExitStack() as stack:
+        if save and visitor is not None:
+            try:  # held from before the read until after the save
+                stack.enter_context(visitor_lock(visitor))
+            except SaveError as exc:
+                raise UsageProblem("--visitor", str(exc)) from None
+        payload = event_payload(spec)
         try:
-            visitor = saving_path(visitor)
-        except SaveError as exc:
-            raise UsageProblem(
-                "--visitor", f"--save writes only to a regular file, and {exc.path} is not one"
-            ) from None
-    payload = event_payload(spec)
-    try:
-        state = read_visitor(visitor) if visitor is not None else None
-    except InputError as exc:
-        raise UsageProblem("--visitor", str(exc)) from None
-    when = at_time(at) if at is not None else None
-    try:
-        rules = load(file)
-    except OSError as exc:
-        raise UsageProblem("FILE", f"can't read {file}: {exc.strerror}") from None
-    except CompileError as exc:
-        print(exc.report(), file=sys.stderr)
-        print(f"{printable(file)}: {summary(exc.diagnostics)}", file=sys.stderr)
-        return 1
-    for name in unaimed(rules, fail):
-        print(
-            f"warning: --fail {printable(name)}: no reply or assign in {printable(file)} is aimed at it",
-            file=sys.stderr,
-        )
-    try:
-        result = run_event(rules, payload, state, at=when, fail=fail)
-    except RejectedEvent as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if save and visitor is not None:
+            state = read_visitor(visitor) if visitor is not None else None
+        except InputError as exc:
+            raise UsageProblem("--visitor", str(exc)) from None
+        when = at_time(at) if at is not None else None
         try:
-            save_visitor(visitor, result.visitor)
-        except SaveError as exc:
-            print(f"error: {printable(str(exc))}; the visitor was not saved", file=sys.stderr)
+            rules = load(file)
+        except OSError as exc:
+            raise UsageProblem("FILE", f"can't read {file}: {exc.strerror}") from None
+        except CompileError as exc:
+            print(exc.report(), file=sys.stderr)
+            print(f"{printable(file)}: {summary(exc.diagnostics)}", file=sys.stderr)
             return 1
+        for name in unaimed(rules, fail):
+            print(
+                f"warning: --fail {printable(name)}: no reply or assign in {printable(file)} is aimed at it",
+                file=sys.stderr,
+            )
+        try:
+            result = run_event(rules, payload, state, at=when, fail=fail)
+        except RejectedEvent as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        if save and visitor is not None:
+            try:
+                save_visitor(visitor, result.visitor)
+            except SaveError as exc:
+                print(f"error: {printable(str(exc))}; the visitor was not saved", file=sys.stderr)
+                return 1
     print(json_text(result) if as_json else summary_text(result))
     return 0

@@ -4,6 +4,7 @@ command: `run` output and options, `compile -o`, and every command's --help."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -226,6 +227,50 @@ def test_without_save_the_visitor_file_is_not_written(cli, lead, visitor_file):
     before = visitor_file.read_bytes()
     run_json(cli, lead, "--event", "view_pricing", "--at", T0_ISO, "--visitor", visitor_file)
     assert visitor_file.read_bytes() == before
+
+
+def test_concurrent_saves_lose_no_update(lead, tmp_path):
+    """20 runs at once on one visitor file: each read-modify-write takes its turn (item 2)."""
+    visitor = tmp_path / "v.json"
+    visitor.write_text("{}", encoding="utf-8")
+    argv = [*ppdsl_command(), "run", str(lead), "--event", "click", "--visitor", str(visitor), "--save", "--json"]
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(20)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0] * 20, outputs[0][1]
+    assert json.loads(visitor.read_text(encoding="utf-8"))["event_count_1"] == 20
+    assert sorted(json.loads(out)["event"]["count"] for out, _ in outputs) == list(range(1, 21))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lead.ppflow", "v.json", "v.json.lock"]  # the lock stays
+
+
+def test_save_refuses_a_read_only_visitor_file(cli, lead, visitor_file):
+    visitor_file.chmod(0o444)  # root may write it anyway: ppdsl goes by the owner's write bit
+    before = visitor_file.read_bytes()
+    proc = cli("run", lead, "--event", "click", "--visitor", visitor_file.name, "--save", cwd=visitor_file.parent)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "li_lei.json is read-only" in proc.stderr
+    assert str(visitor_file.parent) not in proc.stderr  # the path as the user gave it
+    assert visitor_file.read_bytes() == before
+    assert visitor_file.stat().st_mode & 0o777 == 0o444
+    assert sorted(p.name for p in visitor_file.parent.iterdir()) == ["lead.ppflow", "li_lei.json"]
+
+
+def test_save_in_a_read_only_folder_names_the_folder(cli, lead, tmp_path):
+    folder = tmp_path / "state"
+    folder.mkdir()
+    visitor = folder / "v.json"
+    visitor.write_text('{"event_count_1": 3}', encoding="utf-8")
+    folder.chmod(0o555)
+    try:
+        proc = cli("run", lead, "--event", "click", "--visitor", "state/v.json", "--save", cwd=tmp_path)
+        assert sorted(p.name for p in folder.iterdir()) == ["v.json"]
+    finally:
+        folder.chmod(0o755)
+    assert proc.returncode == 2
+    assert "the folder state is read-only" in proc.stderr
+    assert str(tmp_path) not in proc.stderr
+    assert visitor.read_text(encoding="utf-8") == '{"event_count_1": 3}'
 
 
 REJECTED = {
