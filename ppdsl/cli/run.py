@@ -49,12 +49,14 @@ def run(file: Path, **options: Any) -> None:
 
     A rejected event prints `error: MESSAGE`, exits 1 and changes nothing.
     """
+    from ..lang.diagnostics import printable
     from .runner import UsageProblem, execute
 
     try:
         code = execute(str(file), **options)
     except UsageProblem as problem:
+        message = printable(str(problem))  # file names and keys come from the user: no terminal escapes
         if problem.param == "--save":
-            raise click.UsageError(str(problem))
-        raise click.BadParameter(str(problem), param_hint=problem.param)
+            raise click.UsageError(message)
+        raise click.BadParameter(message, param_hint=problem.param)
     sys.exit(code)
