@@ -59,5 +59,5 @@ def check(files: tuple[Path, ...], output_format: str) -> None:
             counts = f"{plural(result.flows, 'active flow')}, {plural(result.rules, 'rule')}"
             click.echo(f"{printable(str(path))}: ok ({counts})")
     if output_format == "json":
-        click.echo(json.dumps(as_json, ensure_ascii=False, indent=2))
+        click.echo(json.dumps(as_json, ensure_ascii=False, indent=2, allow_nan=False))
     sys.exit(1 if failed else 0)

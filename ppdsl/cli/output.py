@@ -12,7 +12,8 @@ _STAT_NAMES = ("event_count", "event_first_time", "event_last_time", "event_last
 
 
 def json_text(result: EventResult) -> str:
-    return json.dumps(result.data, ensure_ascii=False)
+    """Valid JSON: ValueError for a number JSON can't carry (NaN, Infinity)."""
+    return json.dumps(result.data, ensure_ascii=False, allow_nan=False)
 
 
 def summary_text(result: EventResult) -> str:

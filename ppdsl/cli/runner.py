@@ -9,6 +9,7 @@ a caller can report it (exit 2) knowing that no file was touched.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from contextlib import ExitStack
@@ -45,13 +46,32 @@ def event_payload(spec: str) -> dict[str, Any]:
 
 
 def at_time(text: str) -> object:
-    """--at, checked now so that a bad time is a usage problem, not a rejected event."""
+    """--at, checked now so that a bad time is a usage problem, not a rejected
+    event. Messages show the time as given."""
     from ..runtime.common import _at_time
 
+    given = text.strip()
+    shown = given if len(given) <= 24 else given[:20] + "..."
     try:
-        return _at_time(text.strip())
-    except ValueError as exc:
-        raise UsageProblem("--at", str(exc)) from None
+        seconds: Optional[float] = float(given)
+    except ValueError:
+        seconds = None
+    problem = None
+    if seconds is None:
+        try:
+            return _at_time(given)
+        except ValueError as exc:
+            problem = str(exc)
+    elif not math.isfinite(seconds):
+        problem = f"the event time must be a finite number of seconds, got {shown}"
+    elif seconds < 0:
+        problem = f"the event time must not be negative, got {shown}"
+    elif seconds >= 1e11:
+        hint = f" ({seconds / 1000:.3f})" if seconds < 1e15 else ""
+        problem = f"the event time {shown} looks like milliseconds; send seconds since the epoch{hint}"
+    else:
+        return _at_time(seconds)
+    raise UsageProblem("--at", problem)
 
 
 def execute(
@@ -98,11 +118,16 @@ def execute(
         except RejectedEvent as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        try:
+            text = json_text(result) if as_json else summary_text(result)
+        except ValueError:  # never print invalid JSON
+            print("error: the result holds a number that JSON can't carry", file=sys.stderr)
+            return 1
         if save and visitor is not None:
             try:
                 save_visitor(visitor, result.visitor)
             except SaveError as exc:
                 print(f"error: {printable(str(exc))}; the visitor was not saved", file=sys.stderr)
                 return 1
-    print(json_text(result) if as_json else summary_text(result))
+    print(text)
     return 0

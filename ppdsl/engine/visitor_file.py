@@ -81,11 +81,13 @@ def visitor_lock(path: str) -> Iterator[None]:
 def save_visitor(path: str, visitor: dict[str, Any]) -> None:
     """Replace the file in one step, keeping its permissions. Raises SaveError."""
     target = saving_path(path)
-    text = json.dumps(visitor, ensure_ascii=False, indent=2) + "\n"
     try:
+        text = json.dumps(visitor, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
         text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates that came with the visitor: keep them escaped
         text = json.dumps(visitor, indent=2) + "\n"
+    except ValueError:
+        raise SaveError(path, f"can't write {path}: the visitor holds a number that JSON can't carry") from None
     try:
         write_text_atomically(target, text)
     except OSError as exc:

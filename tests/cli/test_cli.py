@@ -273,6 +273,48 @@ def test_save_in_a_read_only_folder_names_the_folder(cli, lead, tmp_path):
     assert visitor.read_text(encoding="utf-8") == '{"event_count_1": 3}'
 
 
+@pytest.mark.parametrize("where", ["visitor", "event", "event-file"])
+def test_numbers_json_cant_carry_are_refused_with_file_and_key(cli, lead, tmp_path, where):
+    """1e400 would come back as Infinity, which JSON.parse rejects (item 11)."""
+    visitor = tmp_path / "v.json"
+    visitor.write_text('{"user_score": 1e400}' if where == "visitor" else "{}", encoding="utf-8")
+    event = '{"event_name": "click", "event_data": {"score": 1e400}}'
+    if where == "event-file":
+        (tmp_path / "e.json").write_text(event, encoding="utf-8")
+        event = "@e.json"
+    elif where == "visitor":
+        event = "click"
+    before = visitor.read_bytes()
+    proc = cli("run", lead, "--event", event, "--visitor", "v.json", "--save", "--json", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    name, key = {"visitor": ("v.json", "user_score"), "event": ("--event JSON", "event_data.score")}.get(
+        where, ("e.json", "event_data.score")
+    )
+    assert f"{name}: {key} is 1e400, not a finite number" in proc.stderr
+    assert "Out of range" not in proc.stderr and "Infinity" not in proc.stderr
+    assert visitor.read_bytes() == before
+
+
+def test_json_input_files_may_start_with_a_byte_order_mark(cli, lead, tmp_path):
+    (tmp_path / "v.json").write_bytes(b'\xef\xbb\xbf{"user_fullname": "Li"}')
+    (tmp_path / "e.json").write_bytes(b'\xef\xbb\xbf{"event_name": "click", "event_timestamp": 1795593600}')
+    proc = cli("run", lead, "--event", "@e.json", "--visitor", "v.json", "--save", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["visitor"]["user_fullname"] == "Li"
+    assert json.loads((tmp_path / "v.json").read_text(encoding="utf-8"))["event_count_1"] == 1
+
+
+def test_messages_show_what_the_user_gave_not_python_internals(cli, lead, tmp_path):
+    proc = cli("run", lead, "--event", "click", "--at=-5")
+    assert proc.returncode == 2
+    assert "got -5\n" in proc.stderr and "-5.0" not in proc.stderr
+    (tmp_path / "v.json").write_text('{"event_count_1": ' + "9" * 5000 + "}", encoding="utf-8")
+    proc = cli("run", lead, "--event", "click", "--visitor", tmp_path / "v.json")
+    assert proc.returncode == 2
+    assert "event_count_1 is 9" in proc.stderr and "set_int_max_str_digits" not in proc.stderr
+
+
 REJECTED = {
     "unknown-name": "nope",
     "unknown-seq": "7",

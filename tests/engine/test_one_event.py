@@ -270,3 +270,51 @@ def test_the_visitor_lock_is_beside_the_file_a_save_replaces(tmp_path):
     with visitor_lock(str(link)):
         assert (target.parent / "v.json.lock").exists()
     assert not (tmp_path / "link.json.lock").exists()
+
+
+PYTHON_INTERNALS = ("Out of range float", "set_int_max_str_digits", "utf-8-sig", "codec", "recursion")
+
+
+@pytest.mark.parametrize(
+    "content,where",
+    [
+        ('{"user_score": 1e400}', "user_score is 1e400, not a finite number"),
+        ('{"a": {"b": [1, NaN]}}', "a.b[1] is NaN, not a finite number"),
+        ('{"x": -Infinity}', "x is -Infinity, not a finite number"),
+        ('{"event_count_1": ' + "9" * 5000 + "}", "event_count_1 is 99999999999999999999..., a number too long"),
+    ],
+    ids=["1e400", "nan", "-infinity", "5000-digits"],
+)
+def test_read_visitor_refuses_numbers_json_cant_carry(tmp_path, content, where):
+    path = tmp_path / "v.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_visitor(str(path))
+    assert str(info.value).startswith(f"{path}: ")
+    assert where in str(info.value)
+    assert not any(internal in str(info.value) for internal in PYTHON_INTERNALS)
+
+
+def test_read_visitor_accepts_a_byte_order_mark(tmp_path):
+    path = tmp_path / "v.json"
+    path.write_bytes(b'\xef\xbb\xbf{"user_fullname": "Li"}')
+    assert read_visitor(str(path)) == {"user_fullname": "Li"}
+    path.write_bytes(b"\xef\xbb\xbf\n")
+    assert read_visitor(str(path)) == {}
+
+
+@pytest.mark.parametrize("content", [b"\xff{}", b"[" * 100_000], ids=["not-utf8", "deep"])
+def test_read_visitor_messages_say_no_python_internals(tmp_path, content):
+    path = tmp_path / "v.json"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        read_visitor(str(path))
+    assert not any(internal in str(info.value) for internal in PYTHON_INTERNALS), info.value
+
+
+def test_save_visitor_never_writes_invalid_json(tmp_path):
+    path = tmp_path / "v.json"
+    path.write_text("{}", encoding="utf-8")
+    with pytest.raises(SaveError, match="a number that JSON can't carry"):
+        save_visitor(str(path), {"user_score": float("inf")})
+    assert path.read_text(encoding="utf-8") == "{}"
