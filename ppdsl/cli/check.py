@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
 from .common import FILE, echo_diagnostics
+from .output import json_bytes
 
 
 @click.command()
@@ -59,5 +59,5 @@ def check(files: tuple[Path, ...], output_format: str) -> None:
             counts = f"{plural(result.flows, 'active flow')}, {plural(result.rules, 'rule')}"
             click.echo(f"{printable(str(path))}: ok ({counts})")
     if output_format == "json":
-        click.echo(json.dumps(as_json, ensure_ascii=False, indent=2, allow_nan=False))
+        click.echo(json_bytes(as_json, indent=2))  # bytes: UTF-8 whatever the locale
     sys.exit(1 if failed else 0)

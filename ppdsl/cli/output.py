@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import sys
+from typing import Any, Optional
 
 from ..engine.one_event import EventResult
 from ..lang.diagnostics import printable
@@ -11,9 +12,20 @@ from ..lang.diagnostics import printable
 _STAT_NAMES = ("event_count", "event_first_time", "event_last_time", "event_last_data")
 
 
-def json_text(result: EventResult) -> str:
-    """Valid JSON: ValueError for a number JSON can't carry (NaN, Infinity)."""
-    return json.dumps(result.data, ensure_ascii=False, allow_nan=False)
+def json_bytes(value: Any, indent: Optional[int] = None) -> bytes:
+    """Valid JSON as UTF-8, whatever the locale: lone surrogates stay escaped,
+    and a number JSON can't carry (NaN, Infinity) raises ValueError."""
+    try:
+        return json.dumps(value, ensure_ascii=False, indent=indent, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, indent=indent, allow_nan=False).encode("ascii")
+
+
+def write_stdout(data: bytes) -> None:
+    """Bytes to stdout, after any text already printed."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 def summary_text(result: EventResult) -> str:

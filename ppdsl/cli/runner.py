@@ -19,7 +19,7 @@ from ..engine.json_input import InputError, json_object, read_text
 from ..engine.one_event import RejectedEvent, run_event, unaimed
 from ..engine.visitor_file import SaveError, read_visitor, save_visitor, visitor_lock
 from ..lang.diagnostics import CompileError, printable, summary
-from .output import json_text, summary_text
+from .output import json_bytes, summary_text, write_stdout
 
 
 class UsageProblem(Exception):
@@ -119,7 +119,7 @@ def execute(
             print(f"error: {exc}", file=sys.stderr)
             return 1
         try:
-            text = json_text(result) if as_json else summary_text(result)
+            out = json_bytes(result.data) + b"\n" if as_json else summary_text(result)
         except ValueError:  # never print invalid JSON
             print("error: the result holds a number that JSON can't carry", file=sys.stderr)
             return 1
@@ -129,5 +129,8 @@ def execute(
             except SaveError as exc:
                 print(f"error: {printable(str(exc))}; the visitor was not saved", file=sys.stderr)
                 return 1
-    print(text)
+    if isinstance(out, bytes):  # --json is UTF-8 whatever the locale
+        write_stdout(out)
+    else:
+        print(out)
     return 0

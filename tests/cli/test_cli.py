@@ -139,6 +139,25 @@ def test_run_json_with_event_data_and_no_visitor(cli, lead):
     }
 
 
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_json_is_utf8_whatever_the_encoding_of_stdout(lead, tmp_path, command):
+    """Under PYTHONIOENCODING=cp1252 an emoji used to come out as \\U0001f600, which is not JSON (item 10)."""
+    if command == "run":
+        event = {"event_name": "click", "event_data": {"mood": "😀 é"}, "event_timestamp": T0}
+        args = ["run", str(lead), "--event", json.dumps(event, ensure_ascii=False), "--json"]
+    else:
+        (tmp_path / "😀.ppflow").write_text("agent a\n", encoding="utf-8")
+        args = ["check", "--format", "json", str(tmp_path / "😀.ppflow")]
+    env = {**os.environ, "PYTHONIOENCODING": "cp1252"}
+    proc = subprocess.run([*ppdsl_command(), *args], capture_output=True, env=env, timeout=120)
+    result = json.loads(proc.stdout.decode("utf-8"))
+    if command == "run":
+        assert proc.returncode == 0, proc.stderr
+        assert result["visitor"]["event_last_data_1"] == '{"mood":"😀 é"}'
+    else:
+        assert result[0]["file"].endswith("😀.ppflow")
+
+
 def test_failed_is_present_and_empty_when_nothing_ran(cli, lead):
     result = run_json(cli, lead, "--event", "signup", "--at", T0_ISO)
     assert result["actions"] == [] and result["failed"] == []
