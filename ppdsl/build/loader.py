@@ -15,7 +15,12 @@ from .cache import Warnings
 def read_source(path: str | os.PathLike[str]) -> str:
     """The text of a .ppflow file; bytes that aren't UTF-8 raise CompileError."""
     with open(path, "rb") as f:
-        data = f.read()
+        return source_text(f.read(), os.fspath(path))
+
+
+def source_text(data: bytes, name: str) -> str:
+    """The text of .ppflow source bytes, without a byte order mark; bytes that
+    aren't UTF-8 raise CompileError, its diagnostic under `name`."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -23,9 +28,9 @@ def read_source(path: str | os.PathLike[str]) -> str:
         from ..lang.source import decode_source
 
         try:
-            decode_source(data, os.fspath(path))
+            decode_source(data, name)
         except SyntaxProblem as problem:
-            raise CompileError(os.fspath(path), problem.diag.span.source.text, [problem.diag]) from None
+            raise CompileError(name, problem.diag.span.source.text, [problem.diag]) from None
         raise
     return text[1:] if text.startswith("\ufeff") else text
 

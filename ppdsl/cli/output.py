@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, Optional
 
@@ -19,6 +20,13 @@ def json_bytes(value: Any, indent: Optional[int] = None) -> bytes:
         return json.dumps(value, ensure_ascii=False, indent=indent, allow_nan=False).encode("utf-8")
     except UnicodeEncodeError:
         return json.dumps(value, indent=indent, allow_nan=False).encode("ascii")
+
+
+def use_color(stream: Any, choice: str = "auto") -> bool:
+    """--color: "always", "never", or "auto": on a terminal, unless NO_COLOR is set (not empty)."""
+    if choice != "auto":
+        return choice == "always"
+    return not os.environ.get("NO_COLOR") and stream.isatty()
 
 
 def write_stdout(data: bytes) -> None:

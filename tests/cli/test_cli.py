@@ -355,7 +355,8 @@ def test_a_rejected_event_prints_error_exits_1_and_leaves_the_visitor_file(cli, 
     if name == "too-big":
         (tmp_path / "big.json").write_text(spec, encoding="utf-8")
         spec = f"@{tmp_path / 'big.json'}"
-    proc = cli("run", lead, "--event", spec, "--visitor", visitor, "--save", "--json", "--at", T0_ISO)
+    # -q: some payloads carry their own event_timestamp, for which --at gets a warning
+    proc = cli("run", lead, "--event", spec, "--visitor", visitor, "--save", "--json", "--at", T0_ISO, "-q")
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.startswith("error: ")
@@ -705,3 +706,108 @@ def test_check_format_json_gives_the_diagnostics_as_data(cli, tmp_path):
         "labels": [],
     }
     assert "score" in diag["help"] or "field scroe" in diag["help"]
+
+
+# ----------------------------------------------------------------- CLI conventions (item 20)
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_prints_ppdsl_and_the_version(cli, flag):
+    import ppdsl
+
+    proc = cli(flag)
+    assert proc.returncode == 0
+    assert proc.stdout == f"ppdsl {ppdsl.__version__}\n"
+
+
+GOOD = 'agent a\non event 1 -> reply a "hi"\n'
+WITH_ERROR = "on event 1 -> reply agent_x\nevent 1 click\nagent a\n"
+
+
+def test_check_a_folder_checks_every_ppflow_file_under_it_sorted(cli, tmp_path):
+    (tmp_path / "rules" / "a").mkdir(parents=True)
+    for name in ("rules/b.ppflow", "rules/a/c.ppflow", "rules/a.ppflow"):
+        (tmp_path / name).write_text(GOOD, encoding="utf-8")
+    (tmp_path / "rules" / "notes.txt").write_text("not a flow", encoding="utf-8")
+    proc = cli("check", "rules", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split(":")[0] for line in proc.stdout.splitlines()] == [
+        os.path.join("rules", "a.ppflow"),
+        os.path.join("rules", "a", "c.ppflow"),
+        os.path.join("rules", "b.ppflow"),
+    ]
+
+
+@pytest.mark.parametrize("output_format", ["text", "json"])
+def test_check_dash_reads_stdin(cli, output_format):
+    proc = cli("check", "--format", output_format, "-", input=WITH_ERROR)
+    assert proc.returncode == 1
+    if output_format == "json":
+        assert {d["file"] for d in json.loads(proc.stdout)} == {"<stdin>"}
+    else:
+        assert proc.stdout.startswith("<stdin>:1:21: error[E104]")
+        assert "<stdin>: 1 error" in proc.stdout
+
+
+def test_check_reports_a_missing_file_and_checks_the_others(cli, tmp_path):
+    (tmp_path / "good.ppflow").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "bad.ppflow").write_text(WITH_ERROR, encoding="utf-8")
+    proc = cli("check", "good.ppflow", "missing.ppflow", "bad.ppflow", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr == "error: can't read missing.ppflow: No such file or directory\n"
+    assert "good.ppflow: ok" in proc.stdout and "bad.ppflow: 1 error" in proc.stdout
+    assert cli("check", "bad.ppflow", "good.ppflow", cwd=tmp_path).returncode == 1
+    assert cli("check", "good.ppflow", cwd=tmp_path).returncode == 0
+
+
+RED_ERROR = "\x1b[31merror\x1b[0m[\x1b[1mE104\x1b[0m]: unknown agent 'agent_x'"
+YELLOW_WARNING = "\x1b[33mwarning\x1b[0m[\x1b[1mW202\x1b[0m]"
+
+
+def test_check_color_always_colours_each_headline_and_nothing_else(cli, tmp_path):
+    (tmp_path / "bad.ppflow").write_text(WITH_ERROR, encoding="utf-8")
+    colored = cli("check", "--color", "always", "bad.ppflow", cwd=tmp_path).stdout
+    assert f"bad.ppflow:1:21: {RED_ERROR}\n" in colored
+    assert f"bad.ppflow:3:7: {YELLOW_WARNING}" in colored
+    assert colored.count("\x1b[0m") == 4  # two headlines: severity and code
+    plain = cli("check", "bad.ppflow", cwd=tmp_path).stdout  # auto, and stdout is a pipe
+    assert "\x1b" not in plain
+    assert re.sub(r"\x1b\[[0-9;]*m", "", colored) == plain
+    assert "\x1b" not in cli("check", "--color", "never", "bad.ppflow", cwd=tmp_path).stdout
+
+
+@pytest.mark.parametrize(
+    "env,option,colored",
+    [({}, [], True), ({"NO_COLOR": "1"}, [], False), ({}, ["--color=never"], False)],
+    ids=["terminal", "NO_COLOR", "never"],
+)
+def test_check_colours_a_terminal_unless_no_color(tmp_path, env, option, colored):
+    import pty
+
+    (tmp_path / "bad.ppflow").write_text(WITH_ERROR, encoding="utf-8")
+    clean = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [*ppdsl_command(), "check", *option, "bad.ppflow"],
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            env={**clean, "PYTHONIOENCODING": "utf-8", **env},
+            timeout=120,
+        )
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every writer has closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(master)
+    assert proc.returncode == 1
+    assert ("\x1b[31merror" in out.decode("utf-8")) is colored
+    assert (b"\x1b" in out) is colored
