@@ -9,17 +9,20 @@ a caller can report it (exit 2) knowing that no file was touched.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import sys
 from contextlib import ExitStack
+from collections.abc import Iterator
 from typing import Any, Optional
 
 from ..engine.json_input import InputError, json_object, read_text
 from ..engine.one_event import RejectedEvent, run_event, unaimed
 from ..engine.visitor_file import SaveError, read_visitor, save_visitor, visitor_lock
-from ..lang.diagnostics import CompileError, printable, summary
-from .output import json_bytes, summary_text, write_stdout
+from ..engine.ruleset import Ruleset
+from ..lang.diagnostics import CompileError, printable, render, summary
+from .output import json_bytes, summary_text, use_color, write_stdout
 
 
 class UsageProblem(Exception):
@@ -29,9 +32,11 @@ class UsageProblem(Exception):
 
 
 def event_payload(spec: str) -> dict[str, Any]:
-    """--event SPEC: JSON, @file.json, an event number or an event name."""
+    """--event SPEC: JSON, @file.json (@- is stdin), an event number or an event name."""
     text = spec.strip()
     try:
+        if text == "@-":
+            return json_object(_stdin_text(), "<stdin>")
         if text.startswith("@"):
             return json_object(read_text(text[1:]), text[1:])
         if text.startswith("{"):
@@ -43,6 +48,18 @@ def event_payload(spec: str) -> dict[str, Any]:
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
         return {"event_name": text}
     raise UsageProblem("--event", "give JSON ({...}), @file.json, an event number or an event name")
+
+
+@functools.cache  # read once: click may run after the fast path gave up
+def _stdin_bytes() -> bytes:
+    return sys.stdin.buffer.read()
+
+
+def _stdin_text() -> str:
+    try:
+        return _stdin_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("can't read <stdin>: it is not UTF-8 text") from None
 
 
 def at_time(text: str) -> object:
@@ -82,10 +99,9 @@ def execute(
     at: Optional[str],
     fail: tuple[str, ...],
     as_json: bool,
+    quiet: bool,
 ) -> int:
     """Run one event and print the result; returns the exit status (0 or 1)."""
-    from ..build.loader import load
-
     if save and visitor is None:
         raise UsageProblem("--save", "--save needs --visitor FILE to write to")
     with ExitStack() as stack:
@@ -100,19 +116,12 @@ def execute(
         except InputError as exc:
             raise UsageProblem("--visitor", str(exc)) from None
         when = at_time(at) if at is not None else None
-        try:
-            rules = load(file)
-        except OSError as exc:
-            raise UsageProblem("FILE", f"can't read {file}: {exc.strerror}") from None
-        except CompileError as exc:
-            print(exc.report(), file=sys.stderr)
-            print(f"{printable(file)}: {summary(exc.diagnostics)}", file=sys.stderr)
+        rules = load_rules(file, quiet)
+        if rules is None:
             return 1
-        for name in unaimed(rules, fail):
-            print(
-                f"warning: --fail {printable(name)}: no reply or assign in {printable(file)} is aimed at it",
-                file=sys.stderr,
-            )
+        if not quiet:
+            for warning in option_warnings(rules, file, payload, at, fail):
+                print(f"warning: {warning}", file=sys.stderr)
         try:
             result = run_event(rules, payload, state, at=when, fail=fail)
         except RejectedEvent as exc:
@@ -134,3 +143,36 @@ def execute(
     else:
         print(out)
     return 0
+
+
+def load_rules(file: str, quiet: bool) -> Optional[Ruleset]:
+    """The compiled file, after printing its warnings (unless quiet) on stderr;
+    None after printing its errors."""
+    from ..build.loader import load_with_warnings
+
+    color = use_color(sys.stderr)
+    try:
+        rules, warnings = load_with_warnings(file)
+    except OSError as exc:
+        raise UsageProblem("FILE", f"can't read {file}: {exc.strerror}") from None
+    except CompileError as exc:
+        for d in exc.diagnostics:
+            print(render(d, color=color), file=sys.stderr)
+        print(f"{printable(file)}: {summary(exc.diagnostics)}", file=sys.stderr)
+        return None
+    if not quiet:
+        for plain, colored in warnings:
+            print(colored if color else plain, file=sys.stderr)
+    return rules
+
+
+def option_warnings(
+    rules: Ruleset, file: str, payload: dict[str, Any], at: Optional[str], fail: tuple[str, ...]
+) -> Iterator[str]:
+    """Options that will have no effect: a --fail name no action aims at, an
+    --at for an event that carries its own time."""
+    for name in unaimed(rules, fail):
+        yield f"--fail {printable(name)}: no reply or assign in {printable(file)} is aimed at it"
+    event = payload.get("track_event", payload)
+    if at is not None and isinstance(event, dict) and event.get("event_timestamp") is not None:
+        yield "--at is ignored: the event carries its own event_timestamp"

@@ -811,3 +811,66 @@ def test_check_colours_a_terminal_unless_no_color(tmp_path, env, option, colored
     assert proc.returncode == 1
     assert ("\x1b[31merror" in out.decode("utf-8")) is colored
     assert (b"\x1b" in out) is colored
+
+
+def test_event_given_twice_is_an_error(cli, lead):
+    proc = cli("run", lead, "--event", "click", "-e", "signup")
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "--event given twice" in proc.stderr
+
+
+def test_event_at_dash_reads_the_event_from_stdin(cli, lead):
+    event = json.dumps({"track_event": {"event_name": "view_pricing", "event_timestamp": T0}})
+    proc = cli("run", lead, "--event", "@-", "--json", input=event)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["event"]["time"] == T0_ISO
+    bad = cli("run", lead, "--event", "@-", input='{"event_name": "click",}')
+    assert bad.returncode == 2
+    assert "<stdin> is not valid JSON: " in bad.stderr and "column 24" in bad.stderr
+
+
+def test_at_is_ignored_with_a_warning_when_the_event_carries_its_own_time(cli, lead):
+    own = json.dumps({"event_name": "click", "event_timestamp": T0})
+    proc = cli("run", lead, "--event", own, "--at", "2020-01-01T00:00:00Z", "--json")
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["event"]["time"] == T0_ISO
+    assert proc.stderr == "warning: --at is ignored: the event carries its own event_timestamp\n"
+    assert cli("run", lead, "--event", "click", "--at", T0_ISO, "--json").stderr == ""
+    assert cli("run", lead, "--event", own, "--json").stderr == ""
+
+
+def test_fail_ticket_and_fail_any_reach_every_on_failure_path(cli, tmp_path):
+    path = tmp_path / "paths.ppflow"
+    path.write_text(
+        "agent a\nflow f { on event 1 -> {\n"
+        '  ticket "t" on failure -> reply a "ticket failed"\n'
+        '  assign any on failure -> reply a "assign any failed"\n} }\n',
+        encoding="utf-8",
+    )
+    proc = cli("run", path, "--event", "1", "--at", T0_ISO, "--fail", "ticket", "--fail", "any", "--json")
+    assert proc.returncode == 0 and proc.stderr == ""  # no "no action is aimed at it" warning
+    result = json.loads(proc.stdout)
+    assert [(a["type"], a.get("any")) for a in result["failed"]] == [("ticket", None), ("assign", True)]
+    assert [a["text"] for a in result["actions"]] == ["ticket failed", "assign any failed"]
+    only_ticket = run_json(cli, path, "--event", "1", "--at", T0_ISO, "--fail", "ticket")
+    assert [a["type"] for a in only_ticket["failed"]] == ["ticket"]
+    help_text = " ".join(cli("run", "--help").stdout.split())
+    assert "--fail ticket fails every ticket, --fail any every `assign any`" in help_text
+
+
+def test_run_prints_the_file_warnings_on_stderr_and_quiet_hides_them(cli, tmp_path):
+    path = tmp_path / "warned.ppflow"
+    path.write_text('agent a\nagent unused\non event 1 -> reply a "hi"\n', encoding="utf-8")
+    for _ in range(2):  # a compile, then a cache hit
+        proc = cli("run", path, "--event", "1", "--json")
+        assert proc.returncode == 0
+        assert proc.stderr.startswith(f"{path}:2:7: warning[W202]: agent 'unused' is declared but never used\n")
+        assert json.loads(proc.stdout)["actions"][0]["agent"] == "a"
+    for flag in ("-q", "--quiet"):
+        quiet = cli("run", path, "--event", "1", "--json", flag, "--fail", "nobody")
+        assert quiet.returncode == 0 and quiet.stderr == ""
+    (tmp_path / "bad.ppflow").write_text(WITH_ERROR, encoding="utf-8")
+    errors = cli("run", tmp_path / "bad.ppflow", "--event", "1", "-q")  # -q never hides errors
+    assert errors.returncode == 1
+    assert "error[E104]" in errors.stderr and "warning[W202]" in errors.stderr
