@@ -43,7 +43,7 @@ def check(files: tuple[str, ...], output_format: str, color_choice: str) -> None
     \b
     Examples:
         ppdsl check examples/*.ppflow
-        ppdsl check examples/                       # every .ppflow file under it
+        ppdsl check examples/                     # every .ppflow file under it
         ppdsl check --format json lead.ppflow     # for editors and CI annotations
         cat lead.ppflow | ppdsl check -
     """

@@ -37,7 +37,13 @@ RUN_OPTIONS = (
         "The visitor's state: a JSON object of PPMessage variables.",
         existing_file=True,
     ),
-    Option(("--save",), "save", "flag", "Write the updated visitor back to the --visitor file."),
+    Option(
+        ("--save",),
+        "save",
+        "flag",
+        "Write the updated visitor back to the --visitor file, in one step and locked against other runs "
+        "(FILE.lock); a read-only file is refused.",
+    ),
     Option(
         ("--at",), "at", "value", "The event's time when it carries none: ISO-8601 or epoch seconds.", metavar="TIME"
     ),

@@ -85,7 +85,7 @@ def save_visitor(path: str, visitor: dict[str, Any]) -> None:
         text = json.dumps(visitor, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
         text.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates that came with the visitor: keep them escaped
-        text = json.dumps(visitor, indent=2) + "\n"
+        text = json.dumps(visitor, indent=2, allow_nan=False) + "\n"
     except ValueError:
         raise SaveError(path, f"can't write {path}: the visitor holds a number that JSON can't carry") from None
     try:
