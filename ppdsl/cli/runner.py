@@ -13,14 +13,14 @@ import functools
 import math
 import re
 import sys
-from contextlib import ExitStack
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any, Optional
 
 from ..engine.json_input import InputError, json_object, read_text
 from ..engine.one_event import RejectedEvent, run_event, unaimed
-from ..engine.visitor_file import SaveError, read_visitor, save_visitor, visitor_lock
 from ..engine.ruleset import Ruleset
+from ..engine.visitor_file import SaveError, read_visitor, save_visitor, visitor_lock
 from ..lang.diagnostics import CompileError, printable, render, summary
 from .output import json_bytes, summary_text, use_color, write_stdout
 
@@ -47,7 +47,7 @@ def event_payload(spec: str) -> dict[str, Any]:
         return {"event_seq": int(text)}
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
         return {"event_name": text}
-    raise UsageProblem("--event", "give JSON ({...}), @file.json, an event number or an event name")
+    raise UsageProblem("--event", "give JSON ({...}), @file.json, @- (stdin), an event number or an event name")
 
 
 @functools.cache  # read once: click may run after the fast path gave up
