@@ -2,7 +2,7 @@
 hit must not load textX, Jinja2 or the compiler.
 
 An entry is KEY.py (the generated source, readable and shown in tracebacks)
-and KEY.bin (its marshalled code object). The key covers the source text, the
+and KEY.bin (its marshalled code object with the file's rendered warnings). The key covers the source text, the
 file name (it appears in comments), the ppdsl version with the timestamps of
 the package's own files (so a development checkout never reads a stale entry)
 and the Python version.
@@ -18,6 +18,9 @@ import types
 
 from ..engine.files import write_bytes_atomically
 from ..version import __version__
+
+Warnings = tuple[tuple[str, str], ...]  # each warning of the file, rendered plain and in colour
+Entry = tuple[types.CodeType, Warnings]
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,29 +54,39 @@ def key(source: str, filename: str) -> str:
     return h.hexdigest()
 
 
-def lookup(source: str, filename: str) -> tuple[str, types.CodeType | None]:
-    """(entry path without suffix, code object or None on a miss). An entry
-    that another user could have written is not trusted: it would run as code."""
+def lookup(source: str, filename: str) -> tuple[str, Entry | None]:
+    """(entry path without suffix, (code object, warnings) or None on a miss).
+    An entry that another user could have written is not trusted: it would run as code."""
     base = os.path.join(cache_dir(), key(source, filename))
     try:
         with open(base + ".bin", "rb") as f:
             info = os.fstat(f.fileno())
             if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
                 return base, None
-            code = marshal.loads(f.read())
-            return base, code if isinstance(code, types.CodeType) else None
+            entry = marshal.loads(f.read())
     except (OSError, ValueError, EOFError, TypeError):
         return base, None
+    return base, entry if _is_entry(entry) else None
 
 
-def store(base: str, code_text: str) -> types.CodeType:
-    """Compile generated source for the entry at `base`, save it, return the code object.
-    A cache that can't be written only costs speed."""
+def _is_entry(entry: object) -> bool:
+    return (
+        type(entry) is tuple
+        and len(entry) == 2
+        and isinstance(entry[0], types.CodeType)
+        and type(entry[1]) is tuple
+        and all(type(w) is tuple and len(w) == 2 and all(type(t) is str for t in w) for w in entry[1])
+    )
+
+
+def store(base: str, code_text: str, warnings: Warnings = ()) -> types.CodeType:
+    """Compile generated source for the entry at `base`, save it with the
+    file's warnings, return the code object. A cache that can't be written only costs speed."""
     path = base + ".py"
     code = compile(code_text, path, "exec")
     try:
         os.makedirs(os.path.dirname(base), mode=0o700, exist_ok=True)
-        for suffix, data in ((".py", code_text.encode("utf-8")), (".bin", marshal.dumps(code))):
+        for suffix, data in ((".py", code_text.encode("utf-8")), (".bin", marshal.dumps((code, warnings)))):
             write_bytes_atomically(base + suffix, data, mode=0o600)
     except OSError:
         pass

@@ -12,7 +12,7 @@ from .run import run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="ppdsl")
+@click.version_option(__version__, "--version", "-V", prog_name="ppdsl", message="%(prog)s %(version)s")
 def main() -> None:
     """Write, check, test and run PPMessage event-flow rules.
 

@@ -14,11 +14,11 @@ if TYPE_CHECKING:
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-def echo_diagnostics(diags: list[Diagnostic], err: bool) -> None:
+def echo_diagnostics(diags: list[Diagnostic], err: bool, color: bool = False) -> None:
     from ..lang.diagnostics import render
 
     for d in diags:
-        click.echo(render(d), err=err)
+        click.echo(render(d, color=color), err=err, color=color)
 
 
 def read_file(path: Path) -> str:

@@ -9,6 +9,7 @@ from typing import Optional
 import click
 
 from .common import FILE, echo_diagnostics, read_file
+from .output import use_color
 
 
 @click.command()
@@ -36,7 +37,7 @@ def compile(file: Path, output: Optional[Path]) -> None:
 
     source = read_file(file)
     result = compile_source(source, str(file))
-    echo_diagnostics(result.diagnostics, err=True)
+    echo_diagnostics(result.diagnostics, err=True, color=use_color(sys.stderr))
     if result.code is None:
         click.echo(f"{printable(str(file))}: {summary(result.diagnostics)}; nothing written", err=True)
         sys.exit(1)

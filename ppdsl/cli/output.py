@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import os
+import sys
+from typing import Any, Optional
 
 from ..engine.one_event import EventResult
 from ..lang.diagnostics import printable
@@ -11,8 +13,27 @@ from ..lang.diagnostics import printable
 _STAT_NAMES = ("event_count", "event_first_time", "event_last_time", "event_last_data")
 
 
-def json_text(result: EventResult) -> str:
-    return json.dumps(result.data, ensure_ascii=False)
+def json_bytes(value: Any, indent: Optional[int] = None) -> bytes:
+    """Valid JSON as UTF-8, whatever the locale: lone surrogates stay escaped,
+    and a number JSON can't carry (NaN, Infinity) raises ValueError."""
+    try:
+        return json.dumps(value, ensure_ascii=False, indent=indent, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, indent=indent, allow_nan=False).encode("ascii")
+
+
+def use_color(stream: Any, choice: str = "auto") -> bool:
+    """--color: "always", "never", or "auto": on a terminal, unless NO_COLOR is set (not empty)."""
+    if choice != "auto":
+        return choice == "always"
+    return not os.environ.get("NO_COLOR") and stream.isatty()
+
+
+def write_stdout(data: bytes) -> None:
+    """Bytes to stdout, after any text already printed."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 def summary_text(result: EventResult) -> str:

@@ -23,7 +23,16 @@ def _click_option(option: Option) -> Callable[[F], F]:
         settings["multiple"] = True
     if option.existing_file:
         settings["type"] = click.Path(exists=True, dir_okay=False)
+    if option.once:  # click keeps the last of a repeated option: collect them all, refuse more than one
+        settings["multiple"] = True
+        settings["callback"] = _once
     return click.option(*option.names, option.dest, **settings)
+
+
+def _once(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
+    if len(values) > 1:
+        raise click.UsageError(f"{param.opts[-1]} given twice", ctx)
+    return values[0] if values else None
 
 
 def _run_options(command: F) -> F:
@@ -46,15 +55,19 @@ def run(file: Path, **options: Any) -> None:
             "event_data": {"plan": "pro"}, "event_timestamp": 1795593600}}'
         ppdsl run lead.ppflow --event @event.json --visitor li_lei.json --save
         ppdsl run lead.ppflow --event click --fail agent_a     # try `on failure`
+        ppdsl run lead.ppflow --event 1 --fail ticket --fail any
+        cat event.json | ppdsl run lead.ppflow --event @-
 
     A rejected event prints `error: MESSAGE`, exits 1 and changes nothing.
     """
+    from ..lang.diagnostics import printable
     from .runner import UsageProblem, execute
 
     try:
         code = execute(str(file), **options)
     except UsageProblem as problem:
+        message = printable(str(problem))  # file names and keys come from the user: no terminal escapes
         if problem.param == "--save":
-            raise click.UsageError(str(problem))
-        raise click.BadParameter(str(problem), param_hint=problem.param)
+            raise click.UsageError(message)
+        raise click.BadParameter(message, param_hint=problem.param)
     sys.exit(code)

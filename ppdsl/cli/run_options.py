@@ -17,6 +17,7 @@ class Option:
     metavar: Optional[str] = None
     required: bool = False
     existing_file: bool = False  # the value must name an existing file
+    once: bool = False  # given twice is an error (other value options keep the last)
 
 
 RUN_OPTIONS = (
@@ -24,9 +25,10 @@ RUN_OPTIONS = (
         ("-e", "--event"),
         "spec",
         "value",
-        "The event: JSON, @file.json, an event number or an event name.",
+        "The event: JSON, @file.json (@- reads stdin), an event number or an event name.",
         metavar="SPEC",
         required=True,
+        once=True,
     ),
     Option(
         ("--visitor",),
@@ -35,12 +37,24 @@ RUN_OPTIONS = (
         "The visitor's state: a JSON object of PPMessage variables.",
         existing_file=True,
     ),
-    Option(("--save",), "save", "flag", "Write the updated visitor back to the --visitor file."),
+    Option(
+        ("--save",),
+        "save",
+        "flag",
+        "Write the updated visitor back to the --visitor file, in one step and locked against other runs "
+        "(FILE.lock); a read-only file is refused.",
+    ),
     Option(
         ("--at",), "at", "value", "The event's time when it carries none: ISO-8601 or epoch seconds.", metavar="TIME"
     ),
     Option(
-        ("--fail",), "fail", "multiple", "Make actions aimed at agent or group NAME fail (repeatable).", metavar="NAME"
+        ("--fail",),
+        "fail",
+        "multiple",
+        "Make actions aimed at agent or group NAME fail, to try the `on failure` paths (repeatable). "
+        "--fail ticket fails every ticket, --fail any every `assign any`.",
+        metavar="NAME",
     ),
     Option(("--json",), "as_json", "flag", "Print the result as one JSON object."),
+    Option(("-q", "--quiet"), "quiet", "flag", "Print no warnings (of the file, --fail or --at); errors still show."),
 )

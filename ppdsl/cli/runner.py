@@ -9,15 +9,20 @@ a caller can report it (exit 2) knowing that no file was touched.
 
 from __future__ import annotations
 
+import functools
+import math
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any, Optional
 
 from ..engine.json_input import InputError, json_object, read_text
 from ..engine.one_event import RejectedEvent, run_event, unaimed
-from ..engine.visitor_file import SaveError, read_visitor, save_visitor, saving_path
-from ..lang.diagnostics import CompileError, printable, summary
-from .output import json_text, summary_text
+from ..engine.ruleset import Ruleset
+from ..engine.visitor_file import SaveError, read_visitor, save_visitor, visitor_lock
+from ..lang.diagnostics import CompileError, printable, render, summary
+from .output import json_bytes, summary_text, use_color, write_stdout
 
 
 class UsageProblem(Exception):
@@ -27,9 +32,11 @@ class UsageProblem(Exception):
 
 
 def event_payload(spec: str) -> dict[str, Any]:
-    """--event SPEC: JSON, @file.json, an event number or an event name."""
+    """--event SPEC: JSON, @file.json (@- is stdin), an event number or an event name."""
     text = spec.strip()
     try:
+        if text == "@-":
+            return json_object(_stdin_text(), "<stdin>")
         if text.startswith("@"):
             return json_object(read_text(text[1:]), text[1:])
         if text.startswith("{"):
@@ -40,17 +47,48 @@ def event_payload(spec: str) -> dict[str, Any]:
         return {"event_seq": int(text)}
     if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
         return {"event_name": text}
-    raise UsageProblem("--event", "give JSON ({...}), @file.json, an event number or an event name")
+    raise UsageProblem("--event", "give JSON ({...}), @file.json, @- (stdin), an event number or an event name")
+
+
+@functools.cache  # read once: click may run after the fast path gave up
+def _stdin_bytes() -> bytes:
+    return sys.stdin.buffer.read()
+
+
+def _stdin_text() -> str:
+    try:
+        return _stdin_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError("can't read <stdin>: it is not UTF-8 text") from None
 
 
 def at_time(text: str) -> object:
-    """--at, checked now so that a bad time is a usage problem, not a rejected event."""
+    """--at, checked now so that a bad time is a usage problem, not a rejected
+    event. Messages show the time as given."""
     from ..runtime.common import _at_time
 
+    given = text.strip()
+    shown = given if len(given) <= 24 else given[:20] + "..."
     try:
-        return _at_time(text.strip())
-    except ValueError as exc:
-        raise UsageProblem("--at", str(exc)) from None
+        seconds: Optional[float] = float(given)
+    except ValueError:
+        seconds = None
+    problem = None
+    if seconds is None:
+        try:
+            return _at_time(given)
+        except ValueError as exc:
+            problem = str(exc)
+    elif not math.isfinite(seconds):
+        problem = f"the event time must be a finite number of seconds, got {shown}"
+    elif seconds < 0:
+        problem = f"the event time must not be negative, got {shown}"
+    elif seconds >= 1e11:
+        hint = f" ({seconds / 1000:.3f})" if seconds < 1e15 else ""
+        problem = f"the event time {shown} looks like milliseconds; send seconds since the epoch{hint}"
+    else:
+        return _at_time(seconds)
+    raise UsageProblem("--at", problem)
 
 
 def execute(
@@ -61,48 +99,80 @@ def execute(
     at: Optional[str],
     fail: tuple[str, ...],
     as_json: bool,
+    quiet: bool,
 ) -> int:
     """Run one event and print the result; returns the exit status (0 or 1)."""
-    from ..build.loader import load
-
     if save and visitor is None:
         raise UsageProblem("--save", "--save needs --visitor FILE to write to")
-    if save and visitor is not None:
+    with ExitStack() as stack:
+        if save and visitor is not None:
+            try:  # held from before the read until after the save
+                stack.enter_context(visitor_lock(visitor))
+            except SaveError as exc:
+                raise UsageProblem("--visitor", str(exc)) from None
+        payload = event_payload(spec)
         try:
-            visitor = saving_path(visitor)
-        except SaveError as exc:
-            raise UsageProblem(
-                "--visitor", f"--save writes only to a regular file, and {exc.path} is not one"
-            ) from None
-    payload = event_payload(spec)
+            state = read_visitor(visitor) if visitor is not None else None
+        except InputError as exc:
+            raise UsageProblem("--visitor", str(exc)) from None
+        when = at_time(at) if at is not None else None
+        rules = load_rules(file, quiet)
+        if rules is None:
+            return 1
+        if not quiet:
+            for warning in option_warnings(rules, file, payload, at, fail):
+                print(f"warning: {warning}", file=sys.stderr)
+        try:
+            result = run_event(rules, payload, state, at=when, fail=fail)
+        except RejectedEvent as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        try:
+            out = json_bytes(result.data) + b"\n" if as_json else summary_text(result)
+        except ValueError:  # never print invalid JSON
+            print("error: the result holds a number that JSON can't carry", file=sys.stderr)
+            return 1
+        if save and visitor is not None:
+            try:
+                save_visitor(visitor, result.visitor)
+            except SaveError as exc:
+                print(f"error: {printable(str(exc))}; the visitor was not saved", file=sys.stderr)
+                return 1
+    if isinstance(out, bytes):  # --json is UTF-8 whatever the locale
+        write_stdout(out)
+    else:
+        print(out)
+    return 0
+
+
+def load_rules(file: str, quiet: bool) -> Optional[Ruleset]:
+    """The compiled file, after printing its warnings (unless quiet) on stderr;
+    None after printing its errors."""
+    from ..build.loader import load_with_warnings
+
+    color = use_color(sys.stderr)
     try:
-        state = read_visitor(visitor) if visitor is not None else None
-    except InputError as exc:
-        raise UsageProblem("--visitor", str(exc)) from None
-    when = at_time(at) if at is not None else None
-    try:
-        rules = load(file)
+        rules, warnings = load_with_warnings(file)
     except OSError as exc:
         raise UsageProblem("FILE", f"can't read {file}: {exc.strerror}") from None
     except CompileError as exc:
-        print(exc.report(), file=sys.stderr)
+        for d in exc.diagnostics:
+            print(render(d, color=color), file=sys.stderr)
         print(f"{printable(file)}: {summary(exc.diagnostics)}", file=sys.stderr)
-        return 1
+        return None
+    if not quiet:
+        for plain, colored in warnings:
+            print(colored if color else plain, file=sys.stderr)
+    return rules
+
+
+def option_warnings(
+    rules: Ruleset, file: str, payload: dict[str, Any], at: Optional[str], fail: tuple[str, ...]
+) -> Iterator[str]:
+    """Options that will have no effect: a --fail name no action aims at, an
+    --at for an event that carries its own time."""
     for name in unaimed(rules, fail):
-        print(
-            f"warning: --fail {printable(name)}: no reply or assign in {printable(file)} is aimed at it",
-            file=sys.stderr,
-        )
-    try:
-        result = run_event(rules, payload, state, at=when, fail=fail)
-    except RejectedEvent as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    if save and visitor is not None:
-        try:
-            save_visitor(visitor, result.visitor)
-        except SaveError as exc:
-            print(f"error: {printable(str(exc))}; the visitor was not saved", file=sys.stderr)
-            return 1
-    print(json_text(result) if as_json else summary_text(result))
-    return 0
+        yield f"--fail {printable(name)}: no reply or assign in {printable(file)} is aimed at it"
+    event = payload.get("track_event", payload)
+    if at is not None and isinstance(event, dict) and event.get("event_timestamp") is not None:
+        yield "--at is ignored: the event carries its own event_timestamp"

@@ -52,7 +52,8 @@ def run_event(
     """Run the flows for one event. `at` is the event's time when the payload
     has no event_timestamp (epoch seconds, ISO-8601 text or a datetime; None
     is now). Actions aimed at an agent or group named in `fail` fail, so the
-    `on failure` paths can be tried. Raises RejectedEvent."""
+    `on failure` paths can be tried; "ticket" fails every ticket and "any"
+    every `assign any` (both are keywords, never names). Raises RejectedEvent."""
     try:
         result = rules.handle(payload, visitor, _failing(frozenset(fail)), at=at)
     except ValueError as exc:
@@ -63,11 +64,19 @@ def run_event(
 def _failing(names: frozenset[str]) -> Optional[Effects]:
     if not names:
         return None
-    return lambda action: action.get("agent") not in names and action.get("group") not in names
+    return lambda action: (
+        not (
+            action.get("agent") in names
+            or action.get("group") in names
+            or ("ticket" in names and action.get("type") == "ticket")
+            or ("any" in names and action.get("any") is True)
+        )
+    )
 
 
 def unaimed(rules: Ruleset, fail: Iterable[str]) -> list[str]:
     """The names in `fail` that no action of the ruleset aims at, most likely
-    typos. A module without `_TARGETS` can't tell, and gives none."""
+    typos ("ticket" and "any" never count). A module without `_TARGETS` can't
+    tell, and gives none."""
     targets = getattr(rules, "_TARGETS", None)
-    return [] if targets is None else sorted(set(fail) - set(targets))
+    return [] if targets is None else sorted(set(fail) - set(targets) - {"ticket", "any"})

@@ -110,11 +110,16 @@ class SyntaxProblem(Exception):
 # ----------------------------------------------------------------- text
 
 
-def render(diag: Diagnostic, *, location: bool = True) -> str:
+def render(diag: Diagnostic, *, location: bool = True, color: bool = False) -> str:
     """rustc-style text: the headline, the source line with a caret under the
     spot, each secondary label under its own line, and the help. Without
-    `location`, the headline leaves out FILE:LINE:COL (for hosts that print it)."""
-    head = f"{diag.severity}[{diag.code}]: {printable(diag.message)}"
+    `location`, the headline leaves out FILE:LINE:COL (for hosts that print it).
+    With `color`, the headline has ANSI colours: errors red, warnings yellow, the code bold."""
+    severity, code = diag.severity, diag.code
+    if color:
+        severity = f"\x1b[{31 if diag.is_error else 33}m{severity}\x1b[0m"
+        code = f"\x1b[1m{code}\x1b[0m"
+    head = f"{severity}[{code}]: {printable(diag.message)}"
     if location:
         head = f"{printable(diag.file)}:{diag.line}:{diag.col}: {head}"
     gutter = len(str(max([diag.line] + [label.span.line for label in diag.labels])))

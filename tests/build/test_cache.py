@@ -102,11 +102,47 @@ def test_a_damaged_entry_is_replaced(tmp_path, cache_dir):
     assert reply_text(ppdsl.load(path)) == "v1 1"
 
 
+@pytest.mark.parametrize("code", ["EVENTS = {}", "def handle(payload, visitor=None, effects=None): pass"])
+def test_an_entry_without_handle_or_events_is_replaced(tmp_path, cache_dir, monkeypatch, code):
+    """A valid code object that isn't a ruleset used to end in an AttributeError (item 14)."""
+    path = write(tmp_path, FLOW)
+    ppdsl.load(path)
+    (entry,) = cache_dir.glob("*.bin")
+    cache.store(str(entry.with_suffix("")), code)  # a readable entry, in the current format
+    assert reply_text(ppdsl.load(path)) == "v1 1"
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("the entry should have been replaced")
+
+    monkeypatch.setattr("ppdsl.build.loader.generate_or_raise", no_compiling)
+    assert reply_text(ppdsl.load(path)) == "v1 1"
+
+
+def test_each_ruleset_module_is_named_after_its_file(tmp_path, cache_dir):
+    path = tmp_path / "lead-routing.ppflow"
+    path.write_text(FLOW, encoding="utf-8")
+    for _ in range(2):  # a compile, then a cache hit
+        rules = ppdsl.load(path)
+        assert rules.__name__ == "ppdsl_flow_lead_routing"
+        assert rules.handle.__module__ == "ppdsl_flow_lead_routing"
+    assert ppdsl.load(path, cache=False).__name__ == "ppdsl_flow_lead_routing"
+
+
 def test_an_unwritable_cache_only_costs_speed(tmp_path, monkeypatch):
     blocker = tmp_path / "file-not-folder"
     blocker.write_text("x")
     monkeypatch.setenv("PPDSL_CACHE_DIR", str(blocker / "cache"))
     assert reply_text(ppdsl.load(write(tmp_path, FLOW))) == "v1 1"
+
+
+def test_entries_are_private_whatever_the_umask(tmp_path, cache_dir):
+    old = os.umask(0)
+    try:
+        ppdsl.load(write(tmp_path, FLOW))
+    finally:
+        os.umask(old)
+    assert cache_dir.stat().st_mode & 0o777 == 0o700
+    assert sorted(p.stat().st_mode & 0o777 for p in cache_dir.iterdir()) == [0o600, 0o600]
 
 
 def test_files_with_errors_are_never_cached(tmp_path, cache_dir):

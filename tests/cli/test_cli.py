@@ -4,6 +4,7 @@ command: `run` output and options, `compile -o`, and every command's --help."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+
+from conftest import ppdsl_command
 
 T0 = 1795593600  # 2026-11-25T08:00:00Z
 T0_ISO = "2026-11-25T08:00:00Z"
@@ -136,6 +139,25 @@ def test_run_json_with_event_data_and_no_visitor(cli, lead):
     }
 
 
+@pytest.mark.parametrize("command", ["run", "check"])
+def test_json_is_utf8_whatever_the_encoding_of_stdout(lead, tmp_path, command):
+    """Under PYTHONIOENCODING=cp1252 an emoji used to come out as \\U0001f600, which is not JSON (item 10)."""
+    if command == "run":
+        event = {"event_name": "click", "event_data": {"mood": "😀 é"}, "event_timestamp": T0}
+        args = ["run", str(lead), "--event", json.dumps(event, ensure_ascii=False), "--json"]
+    else:
+        (tmp_path / "😀.ppflow").write_text("agent a\n", encoding="utf-8")
+        args = ["check", "--format", "json", str(tmp_path / "😀.ppflow")]
+    env = {**os.environ, "PYTHONIOENCODING": "cp1252"}
+    proc = subprocess.run([*ppdsl_command(), *args], capture_output=True, env=env, timeout=120)
+    result = json.loads(proc.stdout.decode("utf-8"))
+    if command == "run":
+        assert proc.returncode == 0, proc.stderr
+        assert result["visitor"]["event_last_data_1"] == '{"mood":"😀 é"}'
+    else:
+        assert result[0]["file"].endswith("😀.ppflow")
+
+
 def test_failed_is_present_and_empty_when_nothing_ran(cli, lead):
     result = run_json(cli, lead, "--event", "signup", "--at", T0_ISO)
     assert result["actions"] == [] and result["failed"] == []
@@ -226,6 +248,92 @@ def test_without_save_the_visitor_file_is_not_written(cli, lead, visitor_file):
     assert visitor_file.read_bytes() == before
 
 
+def test_concurrent_saves_lose_no_update(lead, tmp_path):
+    """20 runs at once on one visitor file: each read-modify-write takes its turn (item 2)."""
+    visitor = tmp_path / "v.json"
+    visitor.write_text("{}", encoding="utf-8")
+    argv = [*ppdsl_command(), "run", str(lead), "--event", "click", "--visitor", str(visitor), "--save", "--json"]
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env) for _ in range(20)]
+    outputs = [run.communicate(timeout=120) for run in runs]
+    assert [run.returncode for run in runs] == [0] * 20, outputs[0][1]
+    assert json.loads(visitor.read_text(encoding="utf-8"))["event_count_1"] == 20
+    assert sorted(json.loads(out)["event"]["count"] for out, _ in outputs) == list(range(1, 21))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lead.ppflow", "v.json", "v.json.lock"]  # the lock stays
+
+
+def test_save_refuses_a_read_only_visitor_file(cli, lead, visitor_file):
+    visitor_file.chmod(0o444)  # root may write it anyway: ppdsl goes by the owner's write bit
+    before = visitor_file.read_bytes()
+    proc = cli("run", lead, "--event", "click", "--visitor", visitor_file.name, "--save", cwd=visitor_file.parent)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "li_lei.json is read-only" in proc.stderr
+    assert str(visitor_file.parent) not in proc.stderr  # the path as the user gave it
+    assert visitor_file.read_bytes() == before
+    assert visitor_file.stat().st_mode & 0o777 == 0o444
+    assert sorted(p.name for p in visitor_file.parent.iterdir()) == ["lead.ppflow", "li_lei.json"]
+
+
+def test_save_in_a_read_only_folder_names_the_folder(cli, lead, tmp_path):
+    folder = tmp_path / "state"
+    folder.mkdir()
+    visitor = folder / "v.json"
+    visitor.write_text('{"event_count_1": 3}', encoding="utf-8")
+    folder.chmod(0o555)
+    try:
+        proc = cli("run", lead, "--event", "click", "--visitor", "state/v.json", "--save", cwd=tmp_path)
+        assert sorted(p.name for p in folder.iterdir()) == ["v.json"]
+    finally:
+        folder.chmod(0o755)
+    assert proc.returncode == 2
+    assert "the folder state is read-only" in proc.stderr
+    assert str(tmp_path) not in proc.stderr
+    assert visitor.read_text(encoding="utf-8") == '{"event_count_1": 3}'
+
+
+@pytest.mark.parametrize("where", ["visitor", "event", "event-file"])
+def test_numbers_json_cant_carry_are_refused_with_file_and_key(cli, lead, tmp_path, where):
+    """1e400 would come back as Infinity, which JSON.parse rejects (item 11)."""
+    visitor = tmp_path / "v.json"
+    visitor.write_text('{"user_score": 1e400}' if where == "visitor" else "{}", encoding="utf-8")
+    event = '{"event_name": "click", "event_data": {"score": 1e400}}'
+    if where == "event-file":
+        (tmp_path / "e.json").write_text(event, encoding="utf-8")
+        event = "@e.json"
+    elif where == "visitor":
+        event = "click"
+    before = visitor.read_bytes()
+    proc = cli("run", lead, "--event", event, "--visitor", "v.json", "--save", "--json", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    name, key = {"visitor": ("v.json", "user_score"), "event": ("--event JSON", "event_data.score")}.get(
+        where, ("e.json", "event_data.score")
+    )
+    assert f"{name}: {key} is 1e400, not a finite number" in proc.stderr
+    assert "Out of range" not in proc.stderr and "Infinity" not in proc.stderr
+    assert visitor.read_bytes() == before
+
+
+def test_json_input_files_may_start_with_a_byte_order_mark(cli, lead, tmp_path):
+    (tmp_path / "v.json").write_bytes(b'\xef\xbb\xbf{"user_fullname": "Li"}')
+    (tmp_path / "e.json").write_bytes(b'\xef\xbb\xbf{"event_name": "click", "event_timestamp": 1795593600}')
+    proc = cli("run", lead, "--event", "@e.json", "--visitor", "v.json", "--save", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["visitor"]["user_fullname"] == "Li"
+    assert json.loads((tmp_path / "v.json").read_text(encoding="utf-8"))["event_count_1"] == 1
+
+
+def test_messages_show_what_the_user_gave_not_python_internals(cli, lead, tmp_path):
+    proc = cli("run", lead, "--event", "click", "--at=-5")
+    assert proc.returncode == 2
+    assert "got -5\n" in proc.stderr and "-5.0" not in proc.stderr
+    (tmp_path / "v.json").write_text('{"event_count_1": ' + "9" * 5000 + "}", encoding="utf-8")
+    proc = cli("run", lead, "--event", "click", "--visitor", tmp_path / "v.json")
+    assert proc.returncode == 2
+    assert "event_count_1 is 9" in proc.stderr and "set_int_max_str_digits" not in proc.stderr
+
+
 REJECTED = {
     "unknown-name": "nope",
     "unknown-seq": "7",
@@ -247,7 +355,8 @@ def test_a_rejected_event_prints_error_exits_1_and_leaves_the_visitor_file(cli, 
     if name == "too-big":
         (tmp_path / "big.json").write_text(spec, encoding="utf-8")
         spec = f"@{tmp_path / 'big.json'}"
-    proc = cli("run", lead, "--event", spec, "--visitor", visitor, "--save", "--json", "--at", T0_ISO)
+    # -q: some payloads carry their own event_timestamp, for which --at gets a warning
+    proc = cli("run", lead, "--event", spec, "--visitor", visitor, "--save", "--json", "--at", T0_ISO, "-q")
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.startswith("error: ")
@@ -544,6 +653,40 @@ def test_compile_of_a_file_with_errors_exits_1_and_writes_nothing(cli, tmp_path)
     assert not out.exists()
 
 
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)], ids=oct)
+def test_compile_gives_a_new_module_the_mode_of_the_umask(lead, tmp_path, umask, mode):
+    """A module that a service imports must not be writable by everyone (item 1)."""
+    out = tmp_path / "rules_module.py"
+    argv = [*ppdsl_command(), "compile", str(lead), "-o", str(out)]
+    proc = subprocess.run(argv, capture_output=True, text=True, umask=umask, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_mode & 0o777 == mode
+
+
+def test_compile_over_an_existing_module_keeps_its_mode(cli, lead, tmp_path):
+    out = tmp_path / "rules_module.py"
+    out.write_text("old\n", encoding="utf-8")
+    out.chmod(0o640)
+    assert cli("compile", lead, "-o", out).returncode == 0
+    assert out.stat().st_mode & 0o777 == 0o640
+    assert "def handle(" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("target_exists", [True, False])
+def test_compile_writes_through_a_symlink_as_save_does(cli, lead, tmp_path, target_exists):
+    target = tmp_path / "real" / "rules_module.py"
+    target.parent.mkdir()
+    if target_exists:
+        target.write_text("old\n", encoding="utf-8")
+    link = tmp_path / "link.py"
+    link.symlink_to(target)
+    proc = cli("compile", lead, "-o", link)
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert "def handle(" in target.read_text(encoding="utf-8")
+    assert "link.py" in proc.stderr
+
+
 def test_check_format_json_gives_the_diagnostics_as_data(cli, tmp_path):
     flow = tmp_path / "f.ppflow"
     flow.write_text('agent a "小王"\non event 1 -> if scroe > 1 reply a\n', encoding="utf-8")
@@ -563,3 +706,171 @@ def test_check_format_json_gives_the_diagnostics_as_data(cli, tmp_path):
         "labels": [],
     }
     assert "score" in diag["help"] or "field scroe" in diag["help"]
+
+
+# ----------------------------------------------------------------- CLI conventions (item 20)
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_prints_ppdsl_and_the_version(cli, flag):
+    import ppdsl
+
+    proc = cli(flag)
+    assert proc.returncode == 0
+    assert proc.stdout == f"ppdsl {ppdsl.__version__}\n"
+
+
+GOOD = 'agent a\non event 1 -> reply a "hi"\n'
+WITH_ERROR = "on event 1 -> reply agent_x\nevent 1 click\nagent a\n"
+
+
+def test_check_a_folder_checks_every_ppflow_file_under_it_sorted(cli, tmp_path):
+    (tmp_path / "rules" / "a").mkdir(parents=True)
+    for name in ("rules/b.ppflow", "rules/a/c.ppflow", "rules/a.ppflow"):
+        (tmp_path / name).write_text(GOOD, encoding="utf-8")
+    (tmp_path / "rules" / "notes.txt").write_text("not a flow", encoding="utf-8")
+    proc = cli("check", "rules", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert [line.split(":")[0] for line in proc.stdout.splitlines()] == [
+        os.path.join("rules", "a.ppflow"),
+        os.path.join("rules", "a", "c.ppflow"),
+        os.path.join("rules", "b.ppflow"),
+    ]
+
+
+@pytest.mark.parametrize("output_format", ["text", "json"])
+def test_check_dash_reads_stdin(cli, output_format):
+    proc = cli("check", "--format", output_format, "-", input=WITH_ERROR)
+    assert proc.returncode == 1
+    if output_format == "json":
+        assert {d["file"] for d in json.loads(proc.stdout)} == {"<stdin>"}
+    else:
+        assert proc.stdout.startswith("<stdin>:1:21: error[E104]")
+        assert "<stdin>: 1 error" in proc.stdout
+
+
+def test_check_reports_a_missing_file_and_checks_the_others(cli, tmp_path):
+    (tmp_path / "good.ppflow").write_text(GOOD, encoding="utf-8")
+    (tmp_path / "bad.ppflow").write_text(WITH_ERROR, encoding="utf-8")
+    proc = cli("check", "good.ppflow", "missing.ppflow", "bad.ppflow", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr == "error: can't read missing.ppflow: No such file or directory\n"
+    assert "good.ppflow: ok" in proc.stdout and "bad.ppflow: 1 error" in proc.stdout
+    assert cli("check", "bad.ppflow", "good.ppflow", cwd=tmp_path).returncode == 1
+    assert cli("check", "good.ppflow", cwd=tmp_path).returncode == 0
+
+
+RED_ERROR = "\x1b[31merror\x1b[0m[\x1b[1mE104\x1b[0m]: unknown agent 'agent_x'"
+YELLOW_WARNING = "\x1b[33mwarning\x1b[0m[\x1b[1mW202\x1b[0m]"
+
+
+def test_check_color_always_colours_each_headline_and_nothing_else(cli, tmp_path):
+    (tmp_path / "bad.ppflow").write_text(WITH_ERROR, encoding="utf-8")
+    colored = cli("check", "--color", "always", "bad.ppflow", cwd=tmp_path).stdout
+    assert f"bad.ppflow:1:21: {RED_ERROR}\n" in colored
+    assert f"bad.ppflow:3:7: {YELLOW_WARNING}" in colored
+    assert colored.count("\x1b[0m") == 4  # two headlines: severity and code
+    plain = cli("check", "bad.ppflow", cwd=tmp_path).stdout  # auto, and stdout is a pipe
+    assert "\x1b" not in plain
+    assert re.sub(r"\x1b\[[0-9;]*m", "", colored) == plain
+    assert "\x1b" not in cli("check", "--color", "never", "bad.ppflow", cwd=tmp_path).stdout
+
+
+@pytest.mark.parametrize(
+    "env,option,colored",
+    [({}, [], True), ({"NO_COLOR": "1"}, [], False), ({}, ["--color=never"], False)],
+    ids=["terminal", "NO_COLOR", "never"],
+)
+def test_check_colours_a_terminal_unless_no_color(tmp_path, env, option, colored):
+    import pty
+
+    (tmp_path / "bad.ppflow").write_text(WITH_ERROR, encoding="utf-8")
+    clean = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [*ppdsl_command(), "check", *option, "bad.ppflow"],
+            stdout=slave,
+            stderr=subprocess.PIPE,
+            cwd=tmp_path,
+            env={**clean, "PYTHONIOENCODING": "utf-8", **env},
+            timeout=120,
+        )
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: every writer has closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(master)
+    assert proc.returncode == 1
+    assert ("\x1b[31merror" in out.decode("utf-8")) is colored
+    assert (b"\x1b" in out) is colored
+
+
+def test_event_given_twice_is_an_error(cli, lead):
+    proc = cli("run", lead, "--event", "click", "-e", "signup")
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "--event given twice" in proc.stderr
+
+
+def test_event_at_dash_reads_the_event_from_stdin(cli, lead):
+    event = json.dumps({"track_event": {"event_name": "view_pricing", "event_timestamp": T0}})
+    proc = cli("run", lead, "--event", "@-", "--json", input=event)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["event"]["time"] == T0_ISO
+    bad = cli("run", lead, "--event", "@-", input='{"event_name": "click",}')
+    assert bad.returncode == 2
+    assert "<stdin> is not valid JSON: " in bad.stderr and "column 24" in bad.stderr
+
+
+def test_at_is_ignored_with_a_warning_when_the_event_carries_its_own_time(cli, lead):
+    own = json.dumps({"event_name": "click", "event_timestamp": T0})
+    proc = cli("run", lead, "--event", own, "--at", "2020-01-01T00:00:00Z", "--json")
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["event"]["time"] == T0_ISO
+    assert proc.stderr == "warning: --at is ignored: the event carries its own event_timestamp\n"
+    assert cli("run", lead, "--event", "click", "--at", T0_ISO, "--json").stderr == ""
+    assert cli("run", lead, "--event", own, "--json").stderr == ""
+
+
+def test_fail_ticket_and_fail_any_reach_every_on_failure_path(cli, tmp_path):
+    path = tmp_path / "paths.ppflow"
+    path.write_text(
+        "agent a\nflow f { on event 1 -> {\n"
+        '  ticket "t" on failure -> reply a "ticket failed"\n'
+        '  assign any on failure -> reply a "assign any failed"\n} }\n',
+        encoding="utf-8",
+    )
+    proc = cli("run", path, "--event", "1", "--at", T0_ISO, "--fail", "ticket", "--fail", "any", "--json")
+    assert proc.returncode == 0 and proc.stderr == ""  # no "no action is aimed at it" warning
+    result = json.loads(proc.stdout)
+    assert [(a["type"], a.get("any")) for a in result["failed"]] == [("ticket", None), ("assign", True)]
+    assert [a["text"] for a in result["actions"]] == ["ticket failed", "assign any failed"]
+    only_ticket = run_json(cli, path, "--event", "1", "--at", T0_ISO, "--fail", "ticket")
+    assert [a["type"] for a in only_ticket["failed"]] == ["ticket"]
+    help_text = " ".join(cli("run", "--help").stdout.split())
+    assert "--fail ticket fails every ticket, --fail any every `assign any`" in help_text
+
+
+def test_run_prints_the_file_warnings_on_stderr_and_quiet_hides_them(cli, tmp_path):
+    path = tmp_path / "warned.ppflow"
+    path.write_text('agent a\nagent unused\non event 1 -> reply a "hi"\n', encoding="utf-8")
+    for _ in range(2):  # a compile, then a cache hit
+        proc = cli("run", path, "--event", "1", "--json")
+        assert proc.returncode == 0
+        assert proc.stderr.startswith(f"{path}:2:7: warning[W202]: agent 'unused' is declared but never used\n")
+        assert json.loads(proc.stdout)["actions"][0]["agent"] == "a"
+    for flag in ("-q", "--quiet"):
+        quiet = cli("run", path, "--event", "1", "--json", flag, "--fail", "nobody")
+        assert quiet.returncode == 0 and quiet.stderr == ""
+    (tmp_path / "bad.ppflow").write_text(WITH_ERROR, encoding="utf-8")
+    errors = cli("run", tmp_path / "bad.ppflow", "--event", "1", "-q")  # -q never hides errors
+    assert errors.returncode == 1
+    assert "error[E104]" in errors.stderr and "warning[W202]" in errors.stderr

@@ -40,6 +40,18 @@ def test_a_cached_run_imports_neither_the_compiler_nor_click(tmp_path):
     assert sorted(m for m in seen if m.startswith(HEAVY)) == []
 
 
+def test_a_cached_run_prints_the_file_warnings_and_stays_light(tmp_path):
+    flow = tmp_path / "warned.ppflow"
+    flow.write_text('agent a\nagent unused\non event 1 -> reply a "hi"\n', encoding="utf-8")
+    env = {**os.environ, "PPDSL_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPROFILEIMPORTTIME": "1"}
+    argv = [*ppdsl_command(), "run", str(flow), "--event", "1", "--json"]
+    first, second = (subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120) for _ in range(2))
+    assert first.returncode == second.returncode == 0
+    warning = f"{flow}:2:7: warning[W202]: agent 'unused' is declared but never used"
+    assert warning in first.stderr and warning in second.stderr
+    assert sorted(m for m in imported_modules(second.stderr) if m.startswith(HEAVY)) == []
+
+
 def test_the_help_shows_every_option_of_the_table(cli):
     text = " ".join(cli("run", "--help").stdout.split())
     for option in RUN_OPTIONS:
@@ -49,7 +61,7 @@ def test_the_help_shows_every_option_of_the_table(cli):
 
 def test_the_fast_path_parses_every_option_of_the_table():
     args = [str(LEAD), "-e", "click", "--visitor", str(VISITOR), "--save", "--at=1795593600"]
-    args += ["--fail", "a", "--fail=b", "--json"]
+    args += ["--fail", "a", "--fail=b", "--json", "-q"]
     assert parse(args) == (
         str(LEAD),
         {
@@ -59,11 +71,12 @@ def test_the_fast_path_parses_every_option_of_the_table():
             "at": "1795593600",
             "fail": ("a", "b"),
             "as_json": True,
+            "quiet": True,
         },
     )
     assert parse([str(LEAD), "--event", "click"]) == (
         str(LEAD),
-        {"spec": "click", "visitor": None, "save": False, "at": None, "fail": (), "as_json": False},
+        {"spec": "click", "visitor": None, "save": False, "at": None, "fail": (), "as_json": False, "quiet": False},
     )
 
 
@@ -100,6 +113,10 @@ CLICK_ONLY = "import sys; sys.argv[0] = 'ppdsl'; from ppdsl.cli.app import main;
         ["--event", "click", "--at", "-5"],
         ["--event", "click", "--save"],
         ["--event", "click", "--visitor", "/dev/null", "--save"],
+        ["--event", "click", "--event", "signup"],
+        ["--event", '{"event_name": "click", "event_timestamp": 1795593600}', "--at", "1795593600", "--json"],
+        ["--event", "click", "--at=-5", "-q", "--fail", "nobody"],
+        ["--event", "click", "--at", "1795593600", "--fail", "ticket", "--fail", "any", "--fail", "nobody"],
     ],
 )
 def test_the_fast_path_and_click_give_the_same_answer(tmp_path, args):

@@ -15,7 +15,7 @@ from conftest import EXAMPLES
 from ppdsl.engine import files
 from ppdsl.engine.json_input import InputError
 from ppdsl.engine.one_event import EventResult, RejectedEvent, run_event, unaimed
-from ppdsl.engine.visitor_file import SaveError, read_visitor, save_visitor, saving_path
+from ppdsl.engine.visitor_file import SaveError, read_visitor, save_visitor, saving_path, visitor_lock
 
 T0 = 1795593600  # 2026-11-25T08:00:00Z
 VIEW_PRICING = {"track_event": {"event_name": "view_pricing", "event_timestamp": T0}}
@@ -237,3 +237,84 @@ def test_a_failed_save_leaves_the_file_as_it_was(tmp_path, monkeypatch):
     assert info.value.path == str(path)
     assert path.read_text(encoding="utf-8") == '{"event_count_1": 3}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.json"]
+
+
+def test_save_visitor_refuses_a_read_only_file_even_for_root(tmp_path):
+    path = tmp_path / "v.json"
+    path.write_text("{}", encoding="utf-8")
+    path.chmod(0o444)
+    with pytest.raises(SaveError, match="is read-only") as info:
+        save_visitor(str(path), {"event_count_1": 1})
+    assert info.value.path == str(path)
+    assert path.read_text(encoding="utf-8") == "{}"
+
+
+def test_save_visitor_breaks_a_hard_link(tmp_path):
+    """The save is a rename: the other name of a hard link keeps the old content."""
+    path = tmp_path / "v.json"
+    path.write_text('{"event_count_1": 1}', encoding="utf-8")
+    other = tmp_path / "other.json"
+    os.link(path, other)
+    save_visitor(str(path), {"event_count_1": 2})
+    assert json.loads(path.read_text(encoding="utf-8")) == {"event_count_1": 2}
+    assert json.loads(other.read_text(encoding="utf-8")) == {"event_count_1": 1}
+    assert path.stat().st_nlink == 1
+
+
+def test_the_visitor_lock_is_beside_the_file_a_save_replaces(tmp_path):
+    target = tmp_path / "real" / "v.json"
+    target.parent.mkdir()
+    target.write_text("{}", encoding="utf-8")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    with visitor_lock(str(link)):
+        assert (target.parent / "v.json.lock").exists()
+    assert not (tmp_path / "link.json.lock").exists()
+
+
+PYTHON_INTERNALS = ("Out of range float", "set_int_max_str_digits", "utf-8-sig", "codec", "recursion")
+
+
+@pytest.mark.parametrize(
+    "content,where",
+    [
+        ('{"user_score": 1e400}', "user_score is 1e400, not a finite number"),
+        ('{"a": {"b": [1, NaN]}}', "a.b[1] is NaN, not a finite number"),
+        ('{"x": -Infinity}', "x is -Infinity, not a finite number"),
+        ('{"event_count_1": ' + "9" * 5000 + "}", "event_count_1 is 99999999999999999999..., a number too long"),
+    ],
+    ids=["1e400", "nan", "-infinity", "5000-digits"],
+)
+def test_read_visitor_refuses_numbers_json_cant_carry(tmp_path, content, where):
+    path = tmp_path / "v.json"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_visitor(str(path))
+    assert str(info.value).startswith(f"{path}: ")
+    assert where in str(info.value)
+    assert not any(internal in str(info.value) for internal in PYTHON_INTERNALS)
+
+
+def test_read_visitor_accepts_a_byte_order_mark(tmp_path):
+    path = tmp_path / "v.json"
+    path.write_bytes(b'\xef\xbb\xbf{"user_fullname": "Li"}')
+    assert read_visitor(str(path)) == {"user_fullname": "Li"}
+    path.write_bytes(b"\xef\xbb\xbf\n")
+    assert read_visitor(str(path)) == {}
+
+
+@pytest.mark.parametrize("content", [b"\xff{}", b"[" * 100_000], ids=["not-utf8", "deep"])
+def test_read_visitor_messages_say_no_python_internals(tmp_path, content):
+    path = tmp_path / "v.json"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        read_visitor(str(path))
+    assert not any(internal in str(info.value) for internal in PYTHON_INTERNALS), info.value
+
+
+def test_save_visitor_never_writes_invalid_json(tmp_path):
+    path = tmp_path / "v.json"
+    path.write_text("{}", encoding="utf-8")
+    with pytest.raises(SaveError, match="a number that JSON can't carry"):
+        save_visitor(str(path), {"user_score": float("inf")})
+    assert path.read_text(encoding="utf-8") == "{}"
