@@ -45,7 +45,7 @@ def event_payload(spec: str) -> dict[str, Any]:
         raise UsageProblem("--event", str(exc)) from None
     if re.fullmatch(r"[0-9]+", text):
         return {"event_seq": int(text)}
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+    if text:  # a name in any script, or an alias such as "view-pricing" (LANGUAGE.md section 10)
         return {"event_name": text}
     raise UsageProblem("--event", "give JSON ({...}), @file.json, @- (stdin), an event number or an event name")
 
