@@ -878,7 +878,9 @@ def test_run_prints_the_file_warnings_on_stderr_and_quiet_hides_them(cli, tmp_pa
 
 def test_event_names_in_any_script_and_aliases_from_the_command_line(cli, tmp_path):
     flow = tmp_path / "alias.ppflow"
-    flow.write_text('event 1 查看价格页 alias "view pricing"\nagent 小王\non event 1 -> reply 小王 "hi"\n', encoding="utf-8")
+    flow.write_text(
+        'event 1 查看价格页 alias "view pricing"\nagent 小王\non event 1 -> reply 小王 "hi"\n', encoding="utf-8"
+    )
     for spec in ("查看价格页", "view pricing"):
         proc = cli("run", flow, "--event", spec, "--json")
         assert proc.returncode == 0, proc.stderr

@@ -17,6 +17,8 @@ rewrites them from the current in-process results: review the diff before keepin
 from __future__ import annotations
 
 import copy
+import os
+import shutil
 import json
 import subprocess
 import sys
@@ -210,3 +212,40 @@ def test_compiled_module_and_cli_agree_with_load(name, cli, tmp_path):
         by_cli.append(json.loads(done.stdout))
         assert read_json(visitor_file) == by_cli[-1]["visitor"], f"event {i}: --save wrote another visitor"
     assert by_cli == in_process
+
+
+# ----------------------------------------------------------------- compiled modules on older Pythons
+
+MODULE_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13")  # services vendor modules into older Pythons
+
+
+def _find_python(version: str) -> str | None:
+    """An interpreter for `version`: one under pyenv's root, or pythonX.Y on the PATH (not a pyenv shim)."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = sorted(root.glob(f"{version}.*/bin/python"), key=lambda p: p.parent.parent.name)
+    if candidates:
+        return str(candidates[-1])
+    found = shutil.which(f"python{version}")
+    return found if found and "shims" not in Path(found).parts else None
+
+
+@pytest.mark.parametrize("version", MODULE_PYTHONS)
+def test_compiled_modules_give_the_same_results_on_every_supported_python(version, cli, tmp_path):
+    python = _find_python(version)
+    if python is None:
+        assert not os.environ.get("CI"), f"CI runs compiled modules on Python {version}, and it is not installed"
+        pytest.skip(f"no Python {version} here")
+    for name in NAMES:
+        f = files(name)
+        module = f"{name}_rules"
+        assert cli("compile", f["flow"], "-o", tmp_path / f"{module}.py").returncode == 0
+        args = [str(tmp_path), module, str(f["events"]), str(f["visitor"]), json.dumps(fail_names(name))]
+        done = subprocess.run(
+            [python, "-I", "-S", "-c", REPLAY_SCRIPT, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            encoding="utf-8",
+        )
+        assert done.returncode == 0, f"{name} on Python {version}: {done.stderr}"
+        assert json.loads(done.stdout)["results"] == replay(name), f"{name} differs on Python {version}"
