@@ -14,7 +14,8 @@ from .version import __version__
 
 TYPE_CHECKING = False  # not typing's: a cached load imports nothing it doesn't need
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from typing import Any
+    from collections.abc import Callable
 
     from .engine.ruleset import Ruleset
     from .lang.diagnostics import CompileError, Diagnostic

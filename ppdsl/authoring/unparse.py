@@ -113,7 +113,7 @@ class _Printer:
             return power, f" {e.op} ".join(self.text(x, power + 1) for x in e.operands)
         assert isinstance(e, ir.Compare), type(e).__name__
         parts = [self.text(e.operands[0], _COMPARE + 1)]
-        for op, right in zip(e.ops, e.operands[1:]):
+        for op, right in zip(e.ops, e.operands[1:], strict=False):
             parts += [op, self.text(right, _COMPARE + 1)]
         return _COMPARE, " ".join(parts)
 

@@ -11,7 +11,8 @@ to run.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Optional
+from collections.abc import Callable
 
 from ..lang import ir
 from ..lang.check import Checker, Scope

@@ -17,7 +17,8 @@ from functools import cache
 from importlib import resources
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable, Optional, Protocol, TypeVar
+from typing import Optional, Protocol, TypeVar
+from collections.abc import Callable
 
 from .. import runtime
 from ..version import __version__
@@ -354,7 +355,7 @@ class CodeGenerator:
             # a < b <= c: every operand is evaluated once (expressions are pure,
             # so evaluating all of them up front gives the same result)
             items = [self.expr(e.operands[0])]
-            for op, operand in zip(e.ops, e.operands[1:]):
+            for op, operand in zip(e.ops, e.operands[1:], strict=False):
                 items += [_CHAIN_TESTS[op], self.expr(operand)]
             return f"_chain({', '.join(items)})"
         (op,), (a, b) = e.ops, e.operands

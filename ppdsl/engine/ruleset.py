@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Optional, Protocol
+from collections.abc import Callable
 
 Effects = Callable[[dict[str, Any]], object]
 """Called with each action; returning False or raising makes the action fail."""

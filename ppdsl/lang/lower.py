@@ -102,7 +102,7 @@ class _Lower(Reporter):
             joined += inner + "\n;"
         try:
             model = with_depth(lambda: metamodel("Exprs").model_from_str(joined[:-1]))
-            parsed = dict(zip(texts, model.exprs)) if len(model.exprs) == len(texts) else None
+            parsed = dict(zip(texts, model.exprs, strict=False)) if len(model.exprs) == len(texts) else None
         except TextXSyntaxError:
             parsed = None
         for parts, i, inner, at in self.pending:

@@ -74,7 +74,11 @@ def same(got, expected) -> bool:
             isinstance(got, dict) and got.keys() == expected.keys() and all(same(got[k], expected[k]) for k in expected)
         )
     if isinstance(expected, list):
-        return isinstance(got, list) and len(got) == len(expected) and all(same(g, e) for g, e in zip(got, expected))
+        return (
+            isinstance(got, list)
+            and len(got) == len(expected)
+            and all(same(g, e) for g, e in zip(got, expected, strict=False))
+        )
     return type(got) is type(expected) and got == expected
 
 

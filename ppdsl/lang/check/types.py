@@ -100,7 +100,7 @@ class Types(Resolution):
                 self.warn_own_last_time(f"{name}({self.show_event(e.seq)})", e.seq, e.span)
             return self.visitor_type(func.result)
         tys = [self.expr(a, scope, depth) for a in e.args]
-        checked = list(zip(e.args, tys, func.params))
+        checked = list(zip(e.args, tys, func.params, strict=False))
         if name == "matches":
             checked = checked[:1]  # the pattern is checked as a literal here
             pattern = e.args[1]
