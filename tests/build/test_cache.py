@@ -83,6 +83,18 @@ def test_the_key_covers_ppdsl_and_python_versions(monkeypatch):
     assert cache.key(FLOW, "rules.ppflow") != base
 
 
+def test_the_key_stamps_every_file_of_the_package_in_every_subfolder(tmp_path, monkeypatch):
+    for name in ("__init__.py", "lang/check/types.py", "codegen/templates/module.py.j2", "grammar/ppflow.tx"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    monkeypatch.setattr(cache, "_PACKAGE", str(tmp_path))
+    base = cache.key(FLOW, "rules.ppflow")
+    assert "lang/check/types.py:" in cache.package_stamp()
+    deep = tmp_path / "lang" / "check" / "types.py"
+    os.utime(deep, ns=(deep.stat().st_atime_ns, deep.stat().st_mtime_ns + 1_000_000))
+    assert cache.key(FLOW, "rules.ppflow") != base  # an edit deep in a subpackage misses the cache
+
+
 def test_an_entry_from_another_version_is_not_used(tmp_path, cache_dir, monkeypatch):
     path = write(tmp_path, FLOW)
     ppdsl.load(path)
