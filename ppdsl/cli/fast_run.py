@@ -5,9 +5,11 @@ table as the click command, so the two accept the same options."""
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
-
 from .run_options import RUN_OPTIONS
+
+TYPE_CHECKING = False  # typing's costs the import-light `run` path its time
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 _BY_NAME = {name: option for option in RUN_OPTIONS for name in option.names}
 

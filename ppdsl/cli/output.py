@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Optional
+from ..lang.printable import printable
 
-from ..engine.one_event import EventResult
-from ..lang.diagnostics import printable
+TYPE_CHECKING = False  # typing's costs the import-light `run` path its time
+if TYPE_CHECKING:
+    from typing import Any, Optional
+
+    from ..engine.one_event import EventResult
 
 _STAT_NAMES = ("event_count", "event_first_time", "event_last_time", "event_last_data")
 

@@ -4,20 +4,25 @@ can read the table without loading click."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Optional
 
-
-@dataclass(frozen=True)
 class Option:
-    names: tuple[str, ...]
-    dest: str
-    kind: Literal["value", "flag", "multiple"]
-    help: str
-    metavar: Optional[str] = None
-    required: bool = False
-    existing_file: bool = False  # the value must name an existing file
-    once: bool = False  # given twice is an error (other value options keep the last)
+    """One option of `run`. A plain class: dataclasses would cost the fast path its import time."""
+
+    __slots__ = ("names", "dest", "kind", "help", "metavar", "required", "existing_file", "once")
+
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        dest: str,
+        kind: str,  # "value", "flag" or "multiple"
+        help: str,
+        metavar: str | None = None,
+        required: bool = False,
+        existing_file: bool = False,  # the value must name an existing file
+        once: bool = False,  # given twice is an error (other value options keep the last)
+    ):
+        self.names, self.dest, self.kind, self.help = names, dest, kind, help
+        self.metavar, self.required, self.existing_file, self.once = metavar, required, existing_file, once
 
 
 RUN_OPTIONS = (

@@ -13,16 +13,20 @@ import functools
 import math
 import re
 import sys
-from collections.abc import Iterator
 from contextlib import ExitStack
-from typing import Any, Optional
 
 from ..engine.json_input import InputError, json_object, read_text
 from ..engine.one_event import RejectedEvent, run_event, unaimed
-from ..engine.ruleset import Ruleset
 from ..engine.visitor_file import SaveError, read_visitor, save_visitor, visitor_lock
-from ..lang.diagnostics import CompileError, printable, render, summary
+from ..lang.printable import printable
 from .output import json_bytes, summary_text, use_color, write_stdout
+
+TYPE_CHECKING = False  # typing's costs the import-light `run` path its time
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any, Optional
+
+    from ..engine.ruleset import Ruleset
 
 
 class UsageProblem(Exception):
@@ -155,7 +159,11 @@ def load_rules(file: str, quiet: bool) -> Optional[Ruleset]:
         rules, warnings = load_with_warnings(file)
     except OSError as exc:
         raise UsageProblem("FILE", f"can't read {file}: {exc.strerror}") from None
-    except CompileError as exc:
+    except Exception as exc:  # the compiler's modules load only when a file has errors
+        from ..lang.diagnostics import CompileError, render, summary
+
+        if not isinstance(exc, CompileError):
+            raise
         for d in exc.diagnostics:
             print(render(d, color=color), file=sys.stderr)
         print(f"{printable(file)}: {summary(exc.diagnostics)}", file=sys.stderr)

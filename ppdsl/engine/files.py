@@ -4,7 +4,10 @@ this module imports only os: a cached `ppdsl.load` stays light."""
 from __future__ import annotations
 
 import os
-from typing import Optional
+
+TYPE_CHECKING = False  # typing's costs the import-light `run` path its time
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 def write_text_atomically(path: str, text: str) -> None:

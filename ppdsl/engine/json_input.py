@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Optional
+
+TYPE_CHECKING = False  # typing's costs the import-light `run` path its time
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 
 class InputError(Exception):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Optional
+TYPE_CHECKING = False  # typing's costs the import-light `run` path its time
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any, Optional
 
-from .ruleset import Effects, Ruleset
+    from .ruleset import Effects, Ruleset
 
 
 class RejectedEvent(Exception):
@@ -15,12 +16,20 @@ class RejectedEvent(Exception):
     was. The message is handle()'s, the one `ppdsl run` prints after `error: `."""
 
 
-@dataclass(frozen=True)
 class EventResult:
     """handle()'s result, kept whole: it is LANGUAGE.md section 7's object,
     which `--json` prints as it is."""
 
-    data: dict[str, Any]
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[str, Any]):
+        self.data = data
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EventResult) and other.data == self.data
+
+    def __repr__(self) -> str:
+        return f"EventResult({self.data!r})"
 
     @property
     def event(self) -> dict[str, Any]:

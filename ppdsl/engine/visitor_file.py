@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from .files import write_text_atomically
 from .json_input import json_object, read_text
+
+TYPE_CHECKING = False  # typing's costs the import-light `run` path its time
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
 
 try:
     import fcntl

@@ -11,15 +11,8 @@ from typing import Any, Optional
 
 from . import messages
 from .messages import Message
+from .printable import printable
 from .span import Span, display_width
-
-
-def printable(text: str, keep: str = "\t") -> str:
-    """Show control characters visibly so hostile input (file names, source
-    lines, event data) can't drive the terminal."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch in keep or ch.isprintable() else "\ufffd" for ch in text)
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ _CANONICAL_TIME = _re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-
 
 def _parse_iso(text):
     if _CANONICAL_TIME.fullmatch(text):
-        return _datetime.fromisoformat(text[:-1]).replace(tzinfo=_UTC)
+        return _datetime.fromisoformat(text[:-1] + "+00:00")  # UTC itself, no replace()
     m = _ISO_TIME.fullmatch(text)
     if m is None:
         return None

@@ -156,25 +156,22 @@ def _update(V, ev):
         count = 0
     elif type(count) is not int or not 0 <= count < _MAX_COUNT:
         raise ValueError(f"visitor {kc} must be a whole number from 0 to 2^53 - 1, got {_show(count)}")
-    first, last = _stored_time(V, kf), _stored_time(V, kl)
+    first, first_canonical = _stored_time(V, kf)
+    last, last_canonical = _stored_time(V, kl)
     now = ev.now
     ev.count = V[kc] = count + 1
     if first is None or now < first:
         V[kf] = ev.time_text
-    elif _not_canonical(V[kf]):  # epoch seconds, another offset or fraction: ppdsl writes one form
+    elif not first_canonical:  # epoch seconds, another offset or fraction: ppdsl writes one form
         V[kf] = _iso(first)
     if last is None or now >= last:
         V[kl] = ev.time_text
         V[kd] = ev.data_text
-    elif _not_canonical(V[kl]):
+    elif not last_canonical:
         V[kl] = _iso(last)
 
 
 _MAX_COUNT = 2**53  # counts stay exact in every JSON reader (JavaScript's safe integers)
-
-
-def _not_canonical(value):
-    return type(value) is not str or _CANONICAL_TIME.fullmatch(value) is None
 
 
 _STAT_KEYS = {
@@ -184,10 +181,16 @@ _STAT_KEYS = {
 
 
 def _stored_time(V, key):
+    """A stored statistic time, and whether it is already in the form ppdsl writes."""
     value = V.get(key)
     if value is None:
-        return None
+        return None, True
+    if type(value) is str and _CANONICAL_TIME.fullmatch(value):  # the usual case, read quickly
+        try:
+            return _datetime.fromisoformat(value[:-1] + "+00:00"), True  # UTC itself, no replace()
+        except ValueError:  # the right shape, but no such day or time
+            pass
     dt = _time_of(value)
     if dt is None:
         raise ValueError(f"visitor {key} must be an ISO-8601 time or epoch seconds, got {_show(value)}")
-    return dt
+    return dt, False
