@@ -13,11 +13,8 @@ import functools
 import math
 import re
 import sys
-from contextlib import ExitStack
 
-from ..engine.json_input import InputError, json_object, read_text
 from ..engine.one_event import RejectedEvent, run_event, unaimed
-from ..engine.visitor_file import SaveError, read_visitor, save_visitor, visitor_lock
 from ..lang.printable import printable
 from .output import json_bytes, summary_text, use_color, write_stdout
 
@@ -38,20 +35,26 @@ class UsageProblem(Exception):
 def event_payload(spec: str) -> dict[str, Any]:
     """--event SPEC: JSON, @file.json (@- is stdin), an event number or an event name."""
     text = spec.strip()
-    try:
-        if text == "@-":
-            return json_object(_stdin_text(), "<stdin>")
-        if text.startswith("@"):
-            return json_object(read_text(text[1:]), text[1:])
-        if text.startswith("{"):
-            return json_object(text, "the --event JSON")
-    except InputError as exc:
-        raise UsageProblem("--event", str(exc)) from None
+    if text.startswith(("@", "{")):
+        return _json_payload(text)
     if re.fullmatch(r"[0-9]+", text):
         return {"event_seq": int(text)}
     if text:  # a name in any script, or an alias such as "view-pricing" (LANGUAGE.md section 10)
         return {"event_name": text}
     raise UsageProblem("--event", "give JSON ({...}), @file.json, @- (stdin), an event number or an event name")
+
+
+def _json_payload(text: str) -> dict[str, Any]:
+    from ..engine.json_input import InputError, json_object, read_text  # only for JSON: run stays light
+
+    try:
+        if text == "@-":
+            return json_object(_stdin_text(), "<stdin>")
+        if text.startswith("@"):
+            return json_object(read_text(text[1:]), text[1:])
+        return json_object(text, "the --event JSON")
+    except InputError as exc:
+        raise UsageProblem("--event", str(exc)) from None
 
 
 @functools.cache  # read once: click may run after the fast path gave up
@@ -63,7 +66,7 @@ def _stdin_text() -> str:
     try:
         return _stdin_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InputError("can't read <stdin>: it is not UTF-8 text") from None
+        raise UsageProblem("--event", "can't read <stdin>: it is not UTF-8 text") from None
 
 
 def at_time(text: str) -> object:
@@ -108,40 +111,65 @@ def execute(
     """Run one event and print the result; returns the exit status (0 or 1)."""
     if save and visitor is None:
         raise UsageProblem("--save", "--save needs --visitor FILE to write to")
+    if visitor is None:  # no visitor file: nothing to read, lock or save
+        payload, when = event_payload(spec), at_time(at) if at is not None else None
+        return _run(file, payload, None, when, at, fail, as_json, quiet, None)
+    from contextlib import ExitStack
+
+    from ..engine.json_input import InputError
+    from ..engine.visitor_file import SaveError, read_visitor, visitor_lock
+
     with ExitStack() as stack:
-        if save and visitor is not None:
+        if save:
             try:  # held from before the read until after the save
                 stack.enter_context(visitor_lock(visitor))
             except SaveError as exc:
                 raise UsageProblem("--visitor", str(exc)) from None
         payload = event_payload(spec)
         try:
-            state = read_visitor(visitor) if visitor is not None else None
+            state = read_visitor(visitor)
         except InputError as exc:
             raise UsageProblem("--visitor", str(exc)) from None
         when = at_time(at) if at is not None else None
-        rules = load_rules(file, quiet)
-        if rules is None:
-            return 1
-        if not quiet:
-            for warning in option_warnings(rules, file, payload, at, fail):
-                print(f"warning: {warning}", file=sys.stderr)
+        return _run(file, payload, state, when, at, fail, as_json, quiet, visitor if save else None)
+
+
+def _run(
+    file: str,
+    payload: dict[str, Any],
+    state: Optional[dict[str, Any]],
+    when: object,
+    at: Optional[str],
+    fail: tuple[str, ...],
+    as_json: bool,
+    quiet: bool,
+    save_to: Optional[str],
+) -> int:
+    """The event through the file's flows, the output, and the save (under the caller's lock)."""
+    rules = load_rules(file, quiet)
+    if rules is None:
+        return 1
+    if not quiet:
+        for warning in option_warnings(rules, file, payload, at, fail):
+            print(f"warning: {warning}", file=sys.stderr)
+    try:
+        result = run_event(rules, payload, state, at=when, fail=fail)
+    except RejectedEvent as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        out = json_bytes(result.data) + b"\n" if as_json else summary_text(result)
+    except ValueError:  # never print invalid JSON
+        print("error: the result holds a number that JSON can't carry", file=sys.stderr)
+        return 1
+    if save_to is not None:
+        from ..engine.visitor_file import SaveError, save_visitor
+
         try:
-            result = run_event(rules, payload, state, at=when, fail=fail)
-        except RejectedEvent as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            save_visitor(save_to, result.visitor)
+        except SaveError as exc:
+            print(f"error: {printable(str(exc))}; the visitor was not saved", file=sys.stderr)
             return 1
-        try:
-            out = json_bytes(result.data) + b"\n" if as_json else summary_text(result)
-        except ValueError:  # never print invalid JSON
-            print("error: the result holds a number that JSON can't carry", file=sys.stderr)
-            return 1
-        if save and visitor is not None:
-            try:
-                save_visitor(visitor, result.visitor)
-            except SaveError as exc:
-                print(f"error: {printable(str(exc))}; the visitor was not saved", file=sys.stderr)
-                return 1
     if isinstance(out, bytes):  # --json is UTF-8 whatever the locale
         write_stdout(out)
     else:

@@ -6,7 +6,7 @@ import json as _json
 import math as _math  # noqa: F401  (the values part uses it)
 import re as _re
 import time as _time  # noqa: F401  (the events part uses it)
-import unicodedata as _unicodedata
+
 from datetime import datetime as _datetime, timedelta as _timedelta, timezone as _timezone
 
 _UTC = _timezone.utc
@@ -14,7 +14,9 @@ _UTC = _timezone.utc
 
 def _nfkc(name):
     """Event names compare after NFKC normalization, as the .ppflow names do."""
-    return _unicodedata.normalize("NFKC", name)
+    import unicodedata  # only for names that aren't ASCII
+
+    return unicodedata.normalize("NFKC", name)
 
 
 _MAX_DATA = 64 * 1024
@@ -63,19 +65,37 @@ def _timestamp(value, what):
 
 # ISO-8601 as ppdsl reads it on every Python (datetime.fromisoformat differs
 # between versions): a date, then optionally a time with any fraction
-# (truncated to microseconds) and a zone; no zone means UTC.
-_ISO_TIME = _re.compile(
+# (truncated to microseconds) and a zone; no zone means UTC. Compiled on first
+# use, as most modules only ever read the canonical form below.
+_ISO_TIME = None
+_ISO_PATTERN = (
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
     r"(?:[Tt ]([0-9]{2})(?::?([0-9]{2})(?::?([0-9]{2})(?:[.,]([0-9]+))?)?)?)?"
     r" *(?:([Zz])|([+-])([0-9]{2})(?::?([0-9]{2}))?)?"
 )
-# the form ppdsl writes (LANGUAGE.md section 7), which every Python's fromisoformat reads alike
-_CANONICAL_TIME = _re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?Z")
+
+
+def _canonical_time(text):
+    """The form ppdsl writes (LANGUAGE.md section 7), 2026-11-25T08:00:00Z with an
+    optional .ffffff, as an aware datetime; None for any other text. Its shape is
+    checked here, so every Python's fromisoformat reads it alike (and checks the digits)."""
+    n = len(text)
+    if (n == 20 or n == 27 and text[19] == ".") and text[-1] == "Z" and text[10] == "T" and text.isascii():
+        if text[4] == text[7] == "-" and text[13] == text[16] == ":":
+            try:
+                return _datetime.fromisoformat(text[:-1] + "+00:00")  # UTC itself, no replace()
+            except ValueError:
+                pass
+    return None
 
 
 def _parse_iso(text):
-    if _CANONICAL_TIME.fullmatch(text):
-        return _datetime.fromisoformat(text[:-1] + "+00:00")  # UTC itself, no replace()
+    global _ISO_TIME
+    dt = _canonical_time(text)
+    if dt is not None:
+        return dt
+    if _ISO_TIME is None:
+        _ISO_TIME = _re.compile(_ISO_PATTERN)
     m = _ISO_TIME.fullmatch(text)
     if m is None:
         return None

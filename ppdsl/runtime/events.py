@@ -5,7 +5,7 @@ The generated part of each module defines _FLOWS, _EVENT_NAMES,
 _EVENT_UUIDS, _BY_UUID, _BY_NAME and _DECLARED, which the code here reads."""
 
 from .common import (
-    _CANONICAL_TIME,
+    _canonical_time,
     _nfkc,
     _COMPACT,
     _MAX_DATA,
@@ -185,11 +185,10 @@ def _stored_time(V, key):
     value = V.get(key)
     if value is None:
         return None, True
-    if type(value) is str and _CANONICAL_TIME.fullmatch(value):  # the usual case, read quickly
-        try:
-            return _datetime.fromisoformat(value[:-1] + "+00:00"), True  # UTC itself, no replace()
-        except ValueError:  # the right shape, but no such day or time
-            pass
+    if type(value) is str:  # the usual case, read quickly
+        dt = _canonical_time(value)
+        if dt is not None:
+            return dt, True
     dt = _time_of(value)
     if dt is None:
         raise ValueError(f"visitor {key} must be an ISO-8601 time or epoch seconds, got {_show(value)}")
