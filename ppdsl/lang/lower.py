@@ -172,7 +172,11 @@ class _Lower(Reporter):
                     ir.SegmentDecl(self.span(item), item.name.name, self.span(item.name), self.expr(item.expr))
                 )
             elif kind == "Flow":
-                prio = self.int_value(item.priority, item) if item.priority else 0
+                prio = 0
+                if item.priority:
+                    keyword = _PRIORITY_KEYWORD.search(self.text, item._tx_position)
+                    at = keyword.end() if keyword else item._tx_position
+                    prio = self.int_value(item.priority, self.source.span(at, at + len(item.priority)))
                 prog.flows.append(
                     ir.Flow(
                         self.span(item),
@@ -382,6 +386,7 @@ class _Lower(Reporter):
 _BINARY_NAMES = {"||": "or", "&&": "and"}
 _PLACEHOLDER = re.compile(r"\$?\{\s*([^\W\d]\w*)\s*\}")  # {name} or ${name}, as other template languages write it
 _AFTER_EVENT_KEYWORD = re.compile(r"event(?:\s|#[^\n]*)*")  # comments may stand between
+_PRIORITY_KEYWORD = re.compile(r"\bpriority(?:\s|#[^\n]*)*")
 # binding power of binary operators, as in Python; `not` and unary minus sit between
 _POWER = {
     "or": 1,
