@@ -1,4 +1,4 @@
-"""The lead-routing flow of LANGUAGE.md section 1, written by hand the way a
+"""The lead-routing flow of docs/language.md section 1, written by hand the way a
 careful engineer would: the baseline for ppdsl's compiled `handle`.
 
 It does the same work: resolve and validate the event, update the

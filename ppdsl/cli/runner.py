@@ -39,7 +39,7 @@ def event_payload(spec: str) -> dict[str, Any]:
         return _json_payload(text)
     if re.fullmatch(r"[0-9]+", text):
         return {"event_seq": int(text)}
-    if text:  # a name in any script, or an alias such as "view-pricing" (LANGUAGE.md section 10)
+    if text:  # a name in any script, or an alias such as "view-pricing" (docs/language.md section 3.1)
         return {"event_name": text}
     raise UsageProblem("--event", "give JSON ({...}), @file.json, @- (stdin), an event number or an event name")
 

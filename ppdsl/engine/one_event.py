@@ -17,7 +17,7 @@ class RejectedEvent(Exception):
 
 
 class EventResult:
-    """handle()'s result, kept whole: it is LANGUAGE.md section 7's object,
+    """handle()'s result, kept whole: it is docs/language.md section 7's object,
     which `--json` prints as it is."""
 
     __slots__ = ("data",)

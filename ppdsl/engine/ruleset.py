@@ -12,7 +12,7 @@ Effects = Callable[[dict[str, Any]], object]
 
 
 class Ruleset(Protocol):
-    """`handle` and `EVENTS`, as LANGUAGE.md section 9 gives them. A module may
+    """`handle` and `EVENTS`, as docs/language.md section 9 gives them. A module may
     also list `_TARGETS`, the agents and groups its actions aim at."""
 
     @property

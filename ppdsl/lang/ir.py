@@ -282,7 +282,7 @@ class EventDecl:
 
 @dataclass
 class Alias:
-    """Another event_name a page may send for an event (LANGUAGE.md section 10)."""
+    """Another event_name a page may send for an event (docs/language.md section 3.1)."""
 
     span: Span
     text: str

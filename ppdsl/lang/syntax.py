@@ -91,7 +91,7 @@ def build_metamodel(root: str = "Program", *, comments: bool = False) -> Any:
 
 
 def normalize_name(name: str) -> str:
-    """Names in any script compare after NFKC normalization, as Python's do (LANGUAGE.md section 10)."""
+    """Names in any script compare after NFKC normalization, as Python's do (docs/language.md section 2.4)."""
     return name if name.isascii() else unicodedata.normalize("NFKC", name)
 
 

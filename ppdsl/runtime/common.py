@@ -21,7 +21,7 @@ def _nfkc(name):
 
 _MAX_DATA = 64 * 1024
 _ORD = {int: 1, float: 1, str: 2, _datetime: 3, _timedelta: 4}
-# the compact JSON text of LANGUAGE.md section 6 (one encoder, not one per event)
+# the compact JSON text of docs/language.md section 6 (one encoder, not one per event)
 _COMPACT = _json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
@@ -76,7 +76,7 @@ _ISO_PATTERN = (
 
 
 def _canonical_time(text):
-    """The form ppdsl writes (LANGUAGE.md section 7), 2026-11-25T08:00:00Z with an
+    """The form ppdsl writes (docs/language.md section 7), 2026-11-25T08:00:00Z with an
     optional .ffffff, as an aware datetime; None for any other text. Its shape is
     checked here, so every Python's fromisoformat reads it alike (and checks the digits)."""
     n = len(text)

@@ -149,7 +149,7 @@ def _known():
 
 
 def _update(V, ev):
-    """The statistics update of LANGUAGE.md section 6, step 2."""
+    """The statistics update of docs/language.md section 6.5."""
     kc, kf, kl, kd = _STAT_KEYS[ev.seq]
     count = V.get(kc)
     if count is None:

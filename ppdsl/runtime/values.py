@@ -7,7 +7,7 @@ from .common import _ORD, _UTC, _datetime, _iso, _json, _jsonable, _math, _time_
 
 # --- runtime ---
 def _fmt(v):
-    """How a value prints in a template (LANGUAGE.md section 4)."""
+    """How a value prints in a template (docs/language.md section 4)."""
     t = type(v)
     if t is str:
         return v
