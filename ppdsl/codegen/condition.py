@@ -27,7 +27,8 @@ from ..lang.source import prescan
 from ..lang.syntax import NAME
 
 # `_type` is a keyword-only default: a local is faster to read than the builtin
-_GUARDS = {"int": "_type({0}) is int", "float": "_type({0}) in (int, float)"}
+# ints past _lim could add up to a number too long to print, which the null-safe path makes null
+_GUARDS = {"int": "_type({0}) is int and -_lim < {0} < _lim", "float": "_type({0}) in (int, float)"}
 _RUNTIME: Optional[dict[str, Any]] = None
 
 
@@ -65,7 +66,7 @@ def compile_condition(text: str, *, events: Optional[dict[str, int]] = None) -> 
     gen.hoisted = {}
     safe_code = gen.expr(safe)
     fast_code = gen.expr(fast)
-    lines = ["def condition(V, *, _type=type):"]
+    lines = ["def condition(V, *, _type=type, _lim=2**4000):"]
     if gen.uses_event:
         lines.append("    E = _Now()")
     lines += [f"    {local} = {read}" for read, (local, _kind) in gen.hoisted.items()]

@@ -256,7 +256,7 @@ def _json_value(s):
     if type(s) is not str:
         return None
     try:
-        return _json.loads(s, parse_constant=lambda _c: None)
+        return _json.loads(s, parse_constant=lambda _c: None, parse_float=lambda t: _fin(float(t)))
     except (ValueError, RecursionError):
         return None
 
