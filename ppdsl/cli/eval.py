@@ -37,7 +37,14 @@ from .common import FILE
     help="ISO-8601 or epoch seconds: `now` (default: the time of the call); with --event, the event's time "
     "when it carries none.",
 )
-@click.option("--json", "as_json", is_flag=True, help='Print {"value": VALUE, "type": "STATIC TYPE"}.')
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print {"value": VALUE, "type": TYPE}: VALUE as JSON (times ISO-8601 text, durations whole seconds), '
+    "TYPE the static type: int, float, string, bool, datetime, duration, list, json, null, or any when only "
+    "the run time can tell.",
+)
 def eval_(
     expression: str,
     visitor: Optional[str],
