@@ -8,6 +8,7 @@ from ..version import __version__
 from .check import check
 from .compile import compile
 from .eval import eval_
+from .explain import explain
 from .graph import graph
 from .run import run
 
@@ -32,3 +33,4 @@ def main() -> None:
 for command in (check, compile, graph, run):
     main.add_command(command)
 main.add_command(eval_)
+main.add_command(explain)
