@@ -147,6 +147,22 @@ def test_the_files_declarations_are_in_scope(lead):
     assert evaluate("count(signup) + count(3)", file=lead, visitor=VISITOR).value == 18
 
 
+def test_segments_that_use_segments_durations_and_patterns(tmp_path):
+    path = tmp_path / "seg.ppflow"
+    path.write_text(
+        "event 1 click\n"
+        "field last_nudge datetime\n"
+        "segment recent = exists(last_nudge) and now - last_nudge < 10m\n"
+        'segment quiet = not recent and matches(page_url or "", "^/pricing")\n'
+        "on event click -> if quiet set last_nudge = now\n",
+        encoding="utf-8",
+    )
+    visitor = {"page_url": "/pricing/team", "last_nudge": "2026-11-25T07:55:00Z"}
+    result = evaluate("[quiet, recent, now - last_nudge, 1h]", file=path, visitor=visitor, at=T0_ISO)
+    assert (result.text, result.json) == ("[false,true,300,3600]", [False, True, 300, 3600])
+    assert evaluate("quiet", file=path, visitor=visitor, at="2026-11-25T09:00:00Z").value is True
+
+
 def test_chinese_names(tmp_path):
     path = tmp_path / "中文.ppflow"
     path.write_text(CHINESE, encoding="utf-8")
