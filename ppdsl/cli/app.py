@@ -7,6 +7,8 @@ import click
 from ..version import __version__
 from .check import check
 from .compile import compile
+from .eval import eval_
+from .explain import explain
 from .graph import graph
 from .run import run
 
@@ -30,3 +32,5 @@ def main() -> None:
 
 for command in (check, compile, graph, run):
     main.add_command(command)
+main.add_command(eval_)
+main.add_command(explain)
