@@ -460,7 +460,8 @@ def action_text(a: ir.Action) -> str:
         return f"set {a.field} = {unparse.expr(a.value)}"
     if isinstance(a, ir.Convert):
         return f"convert {unparse.string(a.value)}"
-    return "ticket"
+    text = unparse.template_text(a.text)
+    return f"ticket {unparse.string(text if len(text) <= 32 else text[:29] + '...')}"
 
 
 def explain_event(

@@ -9,6 +9,7 @@ from .check import check
 from .compile import compile
 from .graph import graph
 from .run import run
+from .test import test
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,5 +29,5 @@ def main() -> None:
     """
 
 
-for command in (check, compile, graph, run):
+for command in (check, compile, graph, run, test):
     main.add_command(command)
