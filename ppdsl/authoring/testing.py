@@ -60,7 +60,11 @@ class Malformed(Exception):
     """A test file that can't be run; the message names the file and the JSON path."""
 
     def __init__(self, file: str, where: str, message: str):
-        super().__init__(f"{file}: {where}: {message}" if where else f"{file}: {message}")
+        if where:
+            text = f"{file}: {where}: {message}"
+        else:  # messages of engine.json_input name the file themselves
+            text = message if message.startswith(file + " ") or message.startswith(file + ":") else f"{file}: {message}"
+        super().__init__(text)
         self.file, self.where, self.message = file, where, message
 
 
@@ -140,7 +144,7 @@ def read_test_file(path: Path) -> TestFile:
     try:
         data = json_object(read_text(str(path)), shown)
     except InputError as exc:
-        raise Malformed(shown, "", str(exc).removeprefix(shown + " ").removeprefix(shown + ": ")) from None
+        raise Malformed(shown, "", str(exc)) from None
     return _Reader(path, shown).file(data)
 
 
@@ -168,7 +172,8 @@ class _Reader:
             raise self.fail("$.flow", 'give the flow file, relative to the test file ("flow": "NAME.ppflow")')
         flow = (self.folder / flow_name).resolve()
         if not flow.is_file():
-            raise self.fail("$.flow", f"{shown_path(flow)} doesn't exist")
+            given = "" if "flow" in data else ' (no "flow" given, so the one beside the test file)'
+            raise self.fail("$.flow", f"{shown_path(flow)} doesn't exist{given}")
         cases = data.get("cases")
         if not isinstance(cases, list):
             raise self.fail("$.cases", f"must be a list of cases, got {_kind(cases)}")
