@@ -53,6 +53,7 @@ from ..lang.printable import printable
 from ..runtime.common import _iso, _jsonable
 from ..runtime.values import _fmt
 from . import unparse
+from .graph import TEXT_LIMIT, _short
 
 Branch = tuple[int, int, str, str]
 """(line, column, kind, outcome) of a line-map origin: kind is rule, if, elif,
@@ -460,8 +461,7 @@ def action_text(a: ir.Action) -> str:
         return f"set {a.field} = {unparse.expr(a.value)}"
     if isinstance(a, ir.Convert):
         return f"convert {unparse.string(a.value)}"
-    text = unparse.template_text(a.text)
-    return f"ticket {unparse.string(text if len(text) <= 32 else text[:29] + '...')}"
+    return f"ticket {unparse.string(_short(unparse.template_text(a.text), TEXT_LIMIT))}"  # as graph labels it
 
 
 def explain_event(
