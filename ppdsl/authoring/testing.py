@@ -781,7 +781,7 @@ def to_junit_xml(report: Report) -> bytes:
             problems = c.problems()
             tag = "error" if c.error is not None else "failure"
             element = ET.SubElement(case, tag, message=_xml_text(problems[0] if problems else "failed"))
-            element.set("type", "CompileError" if c.error and f.errors else tag)
+            element.set("type", "AssertionError" if c.error is None else "CompileError" if f.errors else "Disagreement")
             details = case_details(c) + ([""] + f.errors if f.errors else [])
             element.text = _xml_text("\n".join(line.removeprefix("  ") for line in details))
     ET.indent(root)
