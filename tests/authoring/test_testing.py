@@ -470,7 +470,7 @@ def test_junit_xml(cli, lead, tmp_path: Path):
     assert bob.get("name") == "bob" and len(bob) == 0 and float(bob.get("time", "x")) >= 0
     assert alice.get("name") == "alice <&>" and alice.get("classname", "").endswith("lead")
     (failure,) = alice
-    assert failure.tag == "failure"
+    assert failure.tag == "failure" and failure.get("type") == "AssertionError"
     assert failure.get("message") == 'event 1: actions[0].agent: expected "agent_a", got "agent_b"'
     assert "explanation:" in (failure.text or "") and "line 11: reply agent_b: succeeded" in (failure.text or "")
 
@@ -480,7 +480,8 @@ def test_junit_xml_reports_a_flow_with_errors_as_an_error(cli, tmp_path: Path):
     cli("test", path, "--junit-xml", tmp_path / "j.xml")
     root = ET.parse(tmp_path / "j.xml").getroot()
     assert (root.get("failures"), root.get("errors")) == ("0", "1")
-    assert root[0][0][0].tag == "error" and "E001" in (root[0][0][0].text or "")
+    (error,) = root[0][0]
+    assert error.tag == "error" and error.get("type") == "CompileError" and "E001" in (error.text or "")
 
 
 # ----------------------------------------------------------------- --coverage
