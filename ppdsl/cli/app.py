@@ -11,6 +11,7 @@ from .eval import eval_
 from .explain import explain
 from .graph import graph
 from .run import run
+from .test import test
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,7 +31,7 @@ def main() -> None:
     """
 
 
-for command in (check, compile, graph, run):
+for command in (check, compile, graph, run, test):
     main.add_command(command)
 main.add_command(eval_)
 main.add_command(explain)

@@ -31,9 +31,10 @@ def fast_run(args: list[str]) -> Optional[int]:
 
 def parse(args: list[str]) -> Optional[tuple[str, dict[str, Any]]]:
     """(FILE, option values by dest), or None for anything but a plain call
-    with existing files and every required option."""
+    with existing files and every required option, and none of the options
+    that the fast path leaves to click (`fast=False` in the table)."""
     values: dict[str, Any] = {
-        o.dest: False if o.kind == "flag" else [] if o.kind == "multiple" else None for o in RUN_OPTIONS
+        o.dest: False if o.kind == "flag" else [] if o.kind == "multiple" else None for o in RUN_OPTIONS if o.fast
     }
     files = []
     queue = list(args)
@@ -42,6 +43,8 @@ def parse(args: list[str]) -> Optional[tuple[str, dict[str, Any]]]:
         # --opt=value; a short option keeps an "=" in its value, as click does
         name, eq, value = arg.partition("=") if arg.startswith("--") else (arg, "", "")
         option = _BY_NAME.get(name)
+        if option is not None and not option.fast:  # --explain and the like: click's path
+            return None
         if option is None:
             if arg.startswith("-"):
                 return None
@@ -64,6 +67,8 @@ def parse(args: list[str]) -> Optional[tuple[str, dict[str, Any]]]:
     if len(files) != 1 or not os.path.isfile(files[0]):
         return None
     for option in RUN_OPTIONS:
+        if not option.fast:
+            continue
         given = values[option.dest]
         if given is None and option.required:
             return None

@@ -41,7 +41,11 @@ def _fail(message: str, status: int) -> NoReturn:
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write it (default: print it)."
 )
 @click.option(
-    "--coverage", "tests", metavar="TESTS", help="Colour the branches the tests in TESTS took (needs `ppdsl test`)."
+    "--coverage",
+    "tests",
+    metavar="TESTS",
+    help="Run the `ppdsl test` cases of this file in TESTS (a test file or a folder) "
+    "and colour the branches they took green, the rest grey.",
 )
 def graph(file: Path, output_format: Optional[str], output: Optional[Path], tests: Optional[str]) -> None:
     """Draw each flow of a .ppflow file as PPMessage's flow editor shows it.
@@ -58,8 +62,10 @@ def graph(file: Path, output_format: Optional[str], output: Optional[Path], test
         ppdsl graph examples/lead_routing.ppflow -o lead.png
         ppdsl graph examples/lead_routing.ppflow --format mermaid   # for Markdown
         ppdsl graph examples/lead_routing.ppflow --format json      # nodes and edges
+        ppdsl graph examples/lead_routing.ppflow --coverage examples/ -o lead.svg
 
     Errors in the file are printed as in `check`, and the exit status is 1.
+    A malformed test file, or TESTS without cases for FILE, exits 2.
     """
     from ..authoring.graph import GraphvizError, GraphvizMissing, build, render
     from ..build.pipeline import compile_source
@@ -69,8 +75,6 @@ def graph(file: Path, output_format: Optional[str], output: Optional[Path], test
         output_format = _SUFFIXES.get(output.suffix.lower(), "") if output else "dot"
         if not output_format:
             raise click.UsageError(f"can't tell the format from {printable(str(output))}: give --format")
-    if tests is not None:
-        _fail("--coverage needs `ppdsl test`, which is not available yet", 2)
     if output is None and output_format == "png" and sys.stdout.isatty():
         raise click.UsageError("PNG is binary: give -o FILE or pipe the output")
     result = compile_source(read_file(file), str(file), emit=False)
@@ -78,8 +82,9 @@ def graph(file: Path, output_format: Optional[str], output: Optional[Path], test
     if result.checked is None:
         click.echo(f"{printable(str(file))}: {summary(result.diagnostics)}; nothing drawn", err=True)
         sys.exit(1)
+    taken = _coverage(file, tests) if tests is not None else None
     try:
-        data = render(build(result.checked), output_format)
+        data = render(build(result.checked), output_format, taken)
     except GraphvizError as exc:
         _fail(str(exc), 2 if isinstance(exc, GraphvizMissing) else 1)
     if output is None:
@@ -90,3 +95,23 @@ def graph(file: Path, output_format: Optional[str], output: Optional[Path], test
     except OSError as exc:
         raise click.ClickException(f"can't write {printable(str(output))}: {exc.strerror}")
     click.echo(f"wrote {printable(str(output))}", err=True)
+
+
+def _coverage(file: Path, tests: str) -> set[tuple[int, int, str]]:
+    """The branches that the cases for `file` in TESTS took (graph.py's keys)."""
+    from ..authoring import testing
+
+    flow = file.resolve()
+    try:
+        files = [t for t in map(testing.read_test_file, testing.find_test_files([tests])) if t.flow == flow]
+        if not files:
+            raise testing.NoTests(f"{tests} has no test cases for {file}")
+        report = testing.run_tests(files)
+    except (testing.Malformed, testing.NoTests) as exc:
+        _fail(str(exc), 2)
+    if report.failed:
+        click.echo(
+            f"warning: {report.failed} of {len(report.cases)} cases failed; the graph shows what every case took",
+            err=True,
+        )
+    return testing.graph_keys(report, flow) or set()

@@ -8,7 +8,7 @@ from __future__ import annotations
 class Option:
     """One option of `run`. A plain class: dataclasses would cost the fast path its import time."""
 
-    __slots__ = ("names", "dest", "kind", "help", "metavar", "required", "existing_file", "once")
+    __slots__ = ("names", "dest", "kind", "help", "metavar", "required", "existing_file", "once", "fast")
 
     def __init__(
         self,
@@ -20,9 +20,11 @@ class Option:
         required: bool = False,
         existing_file: bool = False,  # the value must name an existing file
         once: bool = False,  # given twice is an error (other value options keep the last)
+        fast: bool = True,  # False: the fast path hands a call with this option to click (it loads more anyway)
     ):
         self.names, self.dest, self.kind, self.help = names, dest, kind, help
         self.metavar, self.required, self.existing_file, self.once = metavar, required, existing_file, once
+        self.fast = fast
 
 
 RUN_OPTIONS = (
@@ -61,5 +63,13 @@ RUN_OPTIONS = (
         metavar="NAME",
     ),
     Option(("--json",), "as_json", "flag", "Print the result as one JSON object."),
+    Option(
+        ("--explain",),
+        "explain",
+        "flag",
+        "Also show, flow by flow, the rule chosen, each condition with its operands' values, "
+        'and the action or reason that ended the flow (with --json: an "explain" list).',
+        fast=False,
+    ),
     Option(("-q", "--quiet"), "quiet", "flag", "Print no warnings (of the file, --fail or --at); errors still show."),
 )

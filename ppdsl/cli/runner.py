@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any, Optional
 
+    from ..engine.one_event import EventResult
     from ..engine.ruleset import Ruleset
 
 
@@ -107,13 +108,15 @@ def execute(
     fail: tuple[str, ...],
     as_json: bool,
     quiet: bool,
+    explain: bool = False,
 ) -> int:
-    """Run one event and print the result; returns the exit status (0 or 1)."""
+    """Run one event and print the result (with `explain`, and why); returns
+    the exit status (0 or 1)."""
     if save and visitor is None:
         raise UsageProblem("--save", "--save needs --visitor FILE to write to")
     if visitor is None:  # no visitor file: nothing to read, lock or save
         payload, when = event_payload(spec), at_time(at) if at is not None else None
-        return _run(file, payload, None, when, at, fail, as_json, quiet, None)
+        return _run(file, payload, None, when, at, fail, as_json, quiet, None, explain)
     from contextlib import ExitStack
 
     from ..engine.json_input import InputError
@@ -131,7 +134,7 @@ def execute(
         except InputError as exc:
             raise UsageProblem("--visitor", str(exc)) from None
         when = at_time(at) if at is not None else None
-        return _run(file, payload, state, when, at, fail, as_json, quiet, visitor if save else None)
+        return _run(file, payload, state, when, at, fail, as_json, quiet, visitor if save else None, explain)
 
 
 def _run(
@@ -144,6 +147,7 @@ def _run(
     as_json: bool,
     quiet: bool,
     save_to: Optional[str],
+    explain: bool = False,
 ) -> int:
     """The event through the file's flows, the output, and the save (under the caller's lock)."""
     rules = load_rules(file, quiet)
@@ -152,13 +156,22 @@ def _run(
     if not quiet:
         for warning in option_warnings(rules, file, payload, at, fail):
             print(f"warning: {warning}", file=sys.stderr)
+    trace: Optional[list[Any]] = None
     try:
-        result = run_event(rules, payload, state, at=when, fail=fail)
+        if explain:
+            result, trace = _explained(file, rules, payload, state, when, fail)
+        else:
+            result = run_event(rules, payload, state, at=when, fail=fail)
     except RejectedEvent as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # the explainer disagreeing with the module is ppdsl's bug, told plainly
+        if type(exc).__name__ != "Disagreement":
+            raise
+        print(f"error: {exc} (a bug in ppdsl: please report it)", file=sys.stderr)
+        return 1
     try:
-        out = json_bytes(result.data) + b"\n" if as_json else summary_text(result)
+        out = _output(result, trace, as_json)
     except ValueError:  # never print invalid JSON
         print("error: the result holds a number that JSON can't carry", file=sys.stderr)
         return 1
@@ -175,6 +188,35 @@ def _run(
     else:
         print(out)
     return 0
+
+
+def _explained(
+    file: str,
+    rules: Ruleset,
+    payload: dict[str, Any],
+    state: Optional[dict[str, Any]],
+    when: object,
+    fail: tuple[str, ...],
+) -> tuple[EventResult, list[Any]]:
+    """--explain: the compiled module's result, and the trace of each flow
+    (ppdsl.authoring.explain, which checks itself against the module)."""
+    from ..authoring.explain import Explainer
+
+    explained = Explainer.for_file(file, rules).explain(payload, state, at=when, fail=fail)
+    if explained.result is None:
+        raise RejectedEvent(explained.rejected)
+    return explained.result, explained.flows
+
+
+def _output(result: EventResult, trace: Optional[list[Any]], as_json: bool) -> bytes | str:
+    """--json's bytes or the readable summary, each with the explanation when there is one."""
+    if trace is None:
+        return json_bytes(result.data) + b"\n" if as_json else summary_text(result)
+    from ..authoring.explain import to_json, to_text
+
+    if as_json:
+        return json_bytes({**result.data, "explain": to_json(trace)}) + b"\n"
+    return summary_text(result) + "\nexplain:\n" + to_text(trace).rstrip("\n")
 
 
 def load_rules(file: str, quiet: bool) -> Optional[Ruleset]:

@@ -354,10 +354,21 @@ def test_an_unknown_suffix_without_format_is_a_usage_error(cli, tmp_path: Path):
     assert cli("graph", LEAD, "--format", "mermaid", "-o", tmp_path / "lead.txt").returncode == 0
 
 
-def test_coverage_is_not_available_yet(cli):
-    proc = cli("graph", LEAD, "--coverage", "lead_routing.test.json")
+def test_coverage_from_tests_that_dont_exist_is_exit_2(cli, tmp_path: Path):
+    proc = cli("graph", LEAD, "--coverage", "lead_routing.test.json", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.count("\n") == 1 and "not available yet" in proc.stderr
+    assert proc.stderr == "error: lead_routing.test.json: no such file or folder\n"
+
+
+def test_coverage_colours_what_the_example_tests_took(cli):
+    proc = cli("graph", LEAD, "--coverage", EXAMPLES, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    (flow,) = json.loads(proc.stdout)["flows"]
+    taken = {tuple(e["branch"]) for e in flow["edges"] if e["taken"] and e["branch"]}
+    assert taken == {(11, 3, "rule"), (16, 3, "rule"), (12, 8, "true"), (12, 8, "false")} | {
+        (13, 7, "success"),
+        (15, 7, "success"),
+    }
 
 
 def test_without_graphviz_svg_and_png_say_so(tmp_path: Path):
