@@ -315,7 +315,7 @@ def test_a_flow_with_errors_fails_its_cases(cli, tmp_path: Path):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ('{"cases": [1,]}', "lead.test.json is not valid JSON: Expecting value: line 1 column 14 (char 13)"),
+        ('{"cases": [1 2]}', "lead.test.json is not valid JSON: Expecting ',' delimiter: line 1 column 14 (char 13)"),
         ("[]", "lead.test.json must be a JSON object"),
         ('{"cases": []}', "lead.test.json: $.cases: has no cases"),
         ('{"cases": {}}', "lead.test.json: $.cases: must be a list of cases, got an object"),
