@@ -7,6 +7,7 @@ import click
 from ..version import __version__
 from .check import check
 from .compile import compile
+from .fmt import fmt
 from .graph import graph
 from .run import run
 
@@ -28,5 +29,5 @@ def main() -> None:
     """
 
 
-for command in (check, compile, graph, run):
+for command in (check, compile, fmt, graph, run):
     main.add_command(command)
