@@ -200,6 +200,24 @@ class _Layout:
             pos -= 1
         return pos
 
+    def expr_end(self, e: ir.Expr) -> int:
+        """Where an expression ends, with the parentheses that close after it
+        (a call's span is its name, a parenthesised expression's the inside)."""
+        if isinstance(e, ir.Call):
+            if e.args:
+                pos = self.expr_end(e.args[-1])
+            else:
+                pos = self.text.index("(", e.span.end) + 1
+        else:
+            pos = e.span.end
+        while True:
+            after = pos
+            while after < len(self.text) and self.text[after].isspace():
+                after += 1
+            if after == len(self.text) or self.text[after] != ")":
+                return pos
+            pos = after + 1
+
     def has_comment(self, start: int, end: int) -> bool:
         i = bisect.bisect_left(self.comment_starts, start)
         return i < len(self.comment_starts) and self.comment_starts[i] < end
@@ -364,7 +382,7 @@ class _Layout:
             group = "group " if a.group else ""
             return f"assign {group}{self.spell.name(a.target_span, a.target)}", a.target_span.end
         if isinstance(a, ir.SetField):
-            return f"set {self.spell.name(a.field_span, a.field)} = {self.expr(a.value)}", a.value.span.end
+            return f"set {self.spell.name(a.field_span, a.field)} = {self.expr(a.value)}", self.expr_end(a.value)
         if isinstance(a, ir.Convert):
             return f"convert {self.string(a.span.end, a.value)}", self.string_end(a.span.end)
         assert isinstance(a, ir.Ticket), type(a).__name__
