@@ -90,7 +90,10 @@ def _stdin(check: bool, diff: bool) -> int:
     elif not check and not diff:
         sys.stdout.buffer.write(new.encode("utf-8"))
         sys.stdout.flush()
-    return 1 if check and new != old else 0
+    if check and new != old:
+        click.echo("would reformat <stdin>", err=True)
+        return 1
+    return 0
 
 
 def _format(data: bytes, name: str) -> Optional[str]:

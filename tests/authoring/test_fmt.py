@@ -43,7 +43,7 @@ def assert_formats_well(source: str) -> str:
     before, after = compiled(source), compiled(out)
     assert shape(after) == shape(before)
     assert comments(after) == comments(before)
-    assert fmt.layout(after) == out
+    assert fmt.layout(after) == out.replace("\r\n", "\n")
     assert out == "" or out.endswith("\n") and not out.endswith("\n\n")
     assert "\n\n\n\n" not in out
     assert not re.search(r"[ \t]$", out, re.M)
@@ -411,7 +411,7 @@ def test_fmt_dash_reads_stdin_and_writes_stdout(cli):
     run = cli("fmt", "-", input=UGLY)
     assert (run.returncode, run.stdout, run.stderr) == (0, PRETTY, "")
     run = cli("fmt", "--check", "-", input=UGLY)
-    assert (run.returncode, run.stdout) == (1, "")
+    assert (run.returncode, run.stdout, run.stderr) == (1, "", "would reformat <stdin>\n")
     run = cli("fmt", "--check", "-", input=PRETTY)
     assert (run.returncode, run.stdout) == (0, "")
     run = cli("fmt", "--diff", "-", input=UGLY)
@@ -492,7 +492,7 @@ except ImportError:  # not in the `test` extra yet
 
 EXAMPLES_BUDGET = int(os.environ.get("PPDSL_FMT_EXAMPLES", "150"))
 
-COMMENT_TEXTS = ["# c", "#", "# 中文 注释", "# 'quoted' \"x\" {{ y }} # again", "#-> { } else", "#\tx  "]
+COMMENT_TEXTS = ["# c", "#", "# 中文 注释", "# 'quoted' \"x\" {{ y }} # again", "#-> { } else", "#\tx  ", "#\x0bvt"]
 SPACE = [" ", " ", " ", "\n", "\n  ", "  \n\n", "\n\n\n\n", "\t"]
 
 
@@ -505,8 +505,8 @@ if st is not None:
             self.draw = draw
             self.lets = 0
             self.events: list[str] = []  # how rules may name events
-            self.agents: list[str] = ["a", "b"]
-            self.fields = {"n": "int", "s": "string", "f": "float", "ok": "bool"}
+            self.agents: list[str] = ["a", "b", "小王"]
+            self.fields = {"n": "int", "s": "string", "f": "float", "ok": "bool", "ｓｃｏｒｅ": "int"}
             self.depth = 0
 
         def pick(self, options):
@@ -531,6 +531,8 @@ if st is not None:
                             "track_event_count",
                             "user_web_sessions",
                             "len(s)",
+                            "score",
+                            "ｓｃｏｒｅ",
                         ]
                     )
                 ]
@@ -674,7 +676,7 @@ if st is not None:
             else:
                 self.events = [str(i) for i in range(1, 9)]
             if self.chance():
-                items += [["agent", "a", '"Alice"'], ["agent", "b"]]
+                items += [["agent", "a", '"Alice"'], ["agent", "b"], ["agent", "小王", "'王经理'"]]
             items += [["group", "g", "'G'"]] * self.chance(0.3)
             items += [["field", name, kind] for name, kind in self.fields.items()]
             items += [["segment", "seg", "=", *self.bool_expr()]] * self.chance(0.3)
@@ -702,7 +704,8 @@ if st is not None:
                     else:
                         out.append(rnd.choice(SPACE))
                 out.append(rnd.choice(["\n", "\n\n", "\n\n\n\n", " "]))
-            return "".join(out)
+            text = "".join(out)
+            return text.replace("\n", "\r\n") if rnd.random() < 0.1 else text
 
     @st.composite
     def programs(draw) -> str:
