@@ -9,6 +9,7 @@ from .check import check
 from .compile import compile
 from .eval import eval_
 from .explain import explain
+from .fmt import fmt
 from .graph import graph
 from .run import run
 from .test import test
@@ -31,7 +32,5 @@ def main() -> None:
     """
 
 
-for command in (check, compile, graph, run, test):
+for command in (check, compile, fmt, run, test, graph, eval_, explain):
     main.add_command(command)
-main.add_command(eval_)
-main.add_command(explain)
