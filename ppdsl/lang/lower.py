@@ -39,18 +39,21 @@ def parse(source: Source) -> tuple[ir.Program, list[Diagnostic]]:
     return program, lower.diags
 
 
-def parse_expression(text: str, start: int, source: Source) -> ir.Expr:
-    """Parse one expression, `text`, that stands at offset `start` of `source`."""
+def parse_expression(text: str, start: int, source: Source, where: Optional[list[int]] = None) -> ir.Expr:
+    """Parse one expression, `text`, that stands at offset `start` of `source`.
+    `where` gives each of its characters' offset in the source when they
+    aren't consecutive there (a template expression written with escapes)."""
     from textx.exceptions import TextXSyntaxError
 
+    where = where or list(range(start, start + len(text) + 1))
     try:
         model = with_depth(lambda: metamodel("Exprs").model_from_str(text))
     except TextXSyntaxError as err:
-        pos = Source("", text).index.offset(err.line, err.col)
-        raise SyntaxProblem(syntax_diagnostic(err, source, offset=start + pos, template=True)) from None
+        pos = min(Source("", text).index.offset(err.line, err.col), len(text))
+        raise SyntaxProblem(syntax_diagnostic(err, source, offset=where[pos], template=True)) from None
     if len(model.exprs) != 1:
         raise SyntaxProblem(diagnostic(m.TEMPLATE_TWO_EXPRESSIONS, source.span(start)))
-    lower = _Lower(source, base=start)
+    lower = _Lower(source, where=where)
     expr = lower.expr(model.exprs[0])
     if lower.diags:
         raise SyntaxProblem(lower.diags[0])
@@ -77,14 +80,20 @@ def _find_close(text: str, pos: int) -> int:
 
 
 class _Lower(Reporter):
-    """Turns textX objects into IR nodes. `base` is the offset in the source
-    of the text textX parsed (non-zero for template expressions)."""
+    """Turns textX objects into IR nodes. For a template expression, `where`
+    maps each position of the text textX parsed (less `shift`, where the
+    expression starts in a batch) to its offset in the source: escapes in the
+    string make the two differ."""
 
-    def __init__(self, source: Source, base: int = 0):
+    def __init__(self, source: Source, where: Optional[list[int]] = None, shift: int = 0):
         super().__init__()
-        self.source, self.text, self.base = source, source.text, base
-        # template expressions still to parse: (parts list, position in it, text, source offset)
-        self.pending: list[tuple[list, int, str, int]] = []
+        self.source, self.text, self.where, self.shift = source, source.text, where, shift
+        # template expressions still to parse: (parts list, position in it, text, source offsets)
+        self.pending: list[tuple[list, int, str, list[int]]] = []
+
+    def at(self, pos: int) -> int:
+        """The source offset of a position in the text textX parsed."""
+        return pos if self.where is None else self.where[min(pos - self.shift, len(self.where) - 1)]
 
     def parse_templates(self) -> None:
         """Parse the file's template expressions in one textX pass (each textX
@@ -105,20 +114,20 @@ class _Lower(Reporter):
             parsed = dict(zip(texts, model.exprs, strict=False)) if len(model.exprs) == len(texts) else None
         except TextXSyntaxError:
             parsed = None
-        for parts, i, inner, at in self.pending:
+        for parts, i, inner, where in self.pending:
             try:
                 if parsed is not None:
-                    lower = _Lower(self.source, base=at - starts[inner])
+                    lower = _Lower(self.source, where, shift=starts[inner])
                     parts[i] = lower.expr(parsed[inner])
                     self.diags += lower.diags
                 else:
-                    parts[i] = parse_expression(inner, at, self.source)
+                    parts[i] = parse_expression(inner, where[0], self.source, where)
             except SyntaxProblem as problem:
                 self.diags.append(problem.diag)
         self.pending = []
 
     def span(self, obj: Any) -> Span:
-        return self.source.span(self.base + obj._tx_position, self.base + obj._tx_position_end)
+        return self.source.span(self.at(obj._tx_position), self.at(obj._tx_position_end))
 
     def text_of(self, obj: Any) -> tuple[str, Span, list[int]]:
         span = self.span(obj)
@@ -262,7 +271,7 @@ class _Lower(Reporter):
     def template(self, t: Any) -> ir.Template:
         """Split a string into literal text and `{{ EXPR }}` parts."""
         value, span, offsets = self.text_of(t)
-        start = self.base + t._tx_position
+        start = self.at(t._tx_position)
         parts: list[Union[str, ir.Expr]] = []
         text: list[str] = []
         literal_from = 0  # where the current run of literal text starts in `value`
@@ -286,7 +295,8 @@ class _Lower(Reporter):
                         parts.append("".join(text))
                         self.check_literal(value, literal_from, i, offsets, start, span)
                         text = []
-                    self.pending.append((parts, len(parts), inner, start + offsets[i + 2]))
+                    where = [start + offsets[k] for k in range(i + 2, close + 1)]
+                    self.pending.append((parts, len(parts), inner, where))
                     parts.append("")  # replaced by the parsed expression in parse_templates()
                     literal_from = close + 2
                 i = close + 2
@@ -315,7 +325,7 @@ class _Lower(Reporter):
 
     def between(self, start: int, end: int) -> Span:
         """The span between two textX positions."""
-        return self.source.span(self.base + start, self.base + end)
+        return self.source.span(self.at(start), self.at(end))
 
     def x_Expr(self, e: Any) -> ir.Expr:
         tokens: list[tuple] = []
@@ -353,8 +363,8 @@ class _Lower(Reporter):
     def x_NameAtom(self, e: Any) -> ir.Expr:
         if e.call is None:
             return ir.Var(self.span(e), e.name)
-        start = self.base + e._tx_position
-        return ir.Call(self.source.span(start, start + len(e.name)), e.name, [self.expr(x) for x in e.call.args])
+        start = e._tx_position
+        return ir.Call(self.between(start, start + len(e.name)), e.name, [self.expr(x) for x in e.call.args])
 
     def literal(self, e: Any) -> ir.Lit:
         return self.expr(e)  # type: ignore[return-value]

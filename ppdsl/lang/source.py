@@ -103,7 +103,8 @@ def prescan(source: Source) -> Scan:
 def _check_inner_quote(source: Source, literal: str, end: int) -> None:
     """`"Hi {{ user_fullname or "there" }}"`: the inner quote ends the string,
     and the grammar would only say it expected something else after it."""
-    if end < len(source.text) and not (source.text[end].isspace() or source.text[end] in "),]}"):
+    after = source.text[end : end + 2]
+    if after[:1].isalnum() or after[:1] == "_" or after == "{{":  # never valid right after a string
         body = literal[1:-1]
         if body.rfind("{{") > body.rfind("}}"):
             quote = literal[-1]

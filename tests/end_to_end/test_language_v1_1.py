@@ -57,7 +57,9 @@ def test_keywords_stay_ascii_and_alias_is_a_keyword(tmp_path):
 
 def test_an_alias_then_a_description(tmp_path):
     path = tmp_path / "d.ppflow"
-    path.write_text('event 1 e1 alias "x" "about it"\nevent 2 e2 alias "y" alias "z" uuid "u" "two"\n', encoding="utf-8")
+    path.write_text(
+        'event 1 e1 alias "x" "about it"\nevent 2 e2 alias "y" alias "z" uuid "u" "two"\n', encoding="utf-8"
+    )
     rules = ppdsl.load(path, cache=False)
     assert rules.EVENTS[1]["description"] == "about it"
     assert rules.EVENTS[2] == {"name": "e2", "uuid": "u", "description": "two"}
