@@ -27,8 +27,10 @@ from ..lang.source import prescan
 from ..lang.syntax import NAME
 
 # `_type` is a keyword-only default: a local is faster to read than the builtin
-# ints past _lim could add up to a number too long to print, which the null-safe path makes null
-_GUARDS = {"int": "_type({0}) is int and -_lim < {0} < _lim", "float": "_type({0}) in (int, float)"}
+_GUARDS = {"int": "_type({0}) is int", "float": "_type({0}) in (int, float)"}
+# with plain int + or -, ints past _lim could add up to a number too long to print, which the
+# null-safe path makes null: then the fast path also needs them in range
+_BOUNDED_INT = "_type({0}) is int and -_lim < {0} < _lim"
 _RUNTIME: Optional[dict[str, Any]] = None
 
 
@@ -71,7 +73,10 @@ def compile_condition(text: str, *, events: Optional[dict[str, int]] = None) -> 
         lines.append("    E = _Now()")
     lines += [f"    {local} = {read}" for read, (local, _kind) in gen.hoisted.items()]
     if gen.hoisted:
-        guard = " and ".join(_GUARDS[kind].format(local) for local, kind in gen.hoisted.values())
+        guards = dict(_GUARDS)
+        if any(isinstance(node, ir.BinOp) and node.ty.sure for node in ir.walk(fast)):
+            guards["int"] = _BOUNDED_INT
+        guard = " and ".join(guards[kind].format(local) for local, kind in gen.hoisted.values())
         lines += [f"    if {guard}:", f"        return {fast_code}"]
     lines.append(f"    return {safe_code}")
     namespace = dict(_runtime())
