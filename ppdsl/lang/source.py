@@ -1,6 +1,7 @@
-"""Source text: decoding, the line index, and the lexical checks that run
-before the grammar (typographic quotes, unclosed strings, control characters,
-bracket depth). Comments are blanked here, column for column."""
+"""Source text: decoding, and the lexical checks that run before the grammar
+(typographic and full-width punctuation, unclosed strings, control
+characters, bracket depth). Comments are blanked here, column for column; the
+line index is in span.py."""
 
 from __future__ import annotations
 
