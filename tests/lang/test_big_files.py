@@ -98,7 +98,7 @@ def big_file(n: int) -> str:
             f"    reply alice \"Hi {{{{ user_fullname or 'there' }}}}\"\n"
             f"  elif now - last_time({e}) < {f % 5 + 1}0m assign group sales\n  else end",
             f'switch count(2) {{ case 1, -2 -> end default -> ticket "n={{{{ count(2) + {f % 4} }}}}" }}',
-            f"{{ let n = count(2) * 2  set f250 = n }}" if f > 250 else "assign any on failure -> end",
+            "{ let n = count(2) * 2  set f250 = n }" if f > 250 else "assign any on failure -> end",
             f'reply alice "{f}"',
         )[f % 4]
         out.append(f"flow f{f} priority {f % 3} {{\n  on event {e}, pricing -> {body}\n  on any event -> end\n}}")
