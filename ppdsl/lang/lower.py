@@ -81,6 +81,7 @@ def _fields(node: Any) -> dict[str, Any]:
     """A rule node's assignments by attribute name, as textX would set them:
     a node (or a string, for a match) for `a=X`, a list for `a+=X` and
     `a*=X`, True for `a?=X`."""
+    abstract = abstract_rules()
     out: dict[str, Any] = {}
     for child in node:
         name = getattr(child.rule, "_attr_name", None)
@@ -88,23 +89,23 @@ def _fields(node: Any) -> dict[str, Any]:
             continue  # keywords and punctuation
         kind = child.rule_name
         if kind == "__asgn_plain":
-            out[name] = _value(child[0])
+            out[name] = _value(child[0], abstract)
         elif kind == "__asgn_optional":
             out[name] = True
         else:
-            out.setdefault(name, []).extend(_value(c) for c in child if c.rule_name != "sep")
+            out.setdefault(name, []).extend([_value(c, abstract) for c in child if c.rule_name != "sep"])
     return out
 
 
-def _value(node: Any) -> Any:
+def _value(node: Any, abstract: frozenset[str]) -> Any:
     """What textX would store for a node: a match's text (names normalized),
     or a rule's node, the chosen one for an abstract rule such as Stmt."""
-    abstract = abstract_rules()
-    while node.rule_name in abstract:
-        node = node[0]
-    if isinstance(node, list):  # a NonTerminal
-        return node
-    return normalize_name(node.value) if node.rule_name == "Name" else node.value
+    if not isinstance(node, list):  # a Terminal
+        return normalize_name(node.value) if node.rule_name == "Name" else node.value
+    chosen: Any = node
+    while chosen.rule_name in abstract:
+        chosen = chosen[0]
+    return chosen
 
 
 def _find_close(text: str, pos: int) -> int:

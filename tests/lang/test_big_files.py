@@ -10,6 +10,7 @@ Speed and memory are measured by benchmarks/bigfile.py, not here."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from dataclasses import fields, is_dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from ppdsl.build import cache
 from ppdsl.build.loader import read_source
 from ppdsl.build.pipeline import compile_source
 from ppdsl.lang import ir
@@ -147,3 +149,22 @@ def test_a_syntax_error_later_in_the_file_comes_before_a_lowering_error():
     assert (diag.line, diag.message) == (1, "syntax error: '-' goes with a number only")
     (diag,) = compile_source(text + "flow late { on any event -> reply }\n", "f.ppflow", emit=False).diagnostics
     assert diag.line == text.count("\n") + 1 and diag.message.startswith("syntax error: expected a name")
+
+
+def test_a_big_module_is_compiled_in_pieces_that_keep_its_line_numbers(monkeypatch: pytest.MonkeyPatch):
+    code = compile_source(big_file(300), "big.ppflow").code
+    assert code is not None
+    monkeypatch.setattr(cache, "PIECE_LINES", 500)
+    pieces = cache.compile_module(code, "big.py")
+    assert len(pieces) > 5
+    whole: dict[str, Any] = {}
+    split: dict[str, Any] = {}
+    exec(compile(code, "big.py", "exec"), whole)
+    for piece in pieces:
+        exec(piece, split)
+    assert sorted(whole) == sorted(split)
+    lines = {name: f.__code__.co_firstlineno for name, f in whole.items() if inspect.isfunction(f)}
+    assert lines == {name: f.__code__.co_firstlineno for name, f in split.items() if inspect.isfunction(f)}
+    for seq, visitor in ((1, {}), (2, {"event_count_2": 5, "user_city": "Beijing"}), (2, {"event_count_1": 3})):
+        payload = {"track_event": {"event_seq": seq, "event_timestamp": 1795593600}}
+        assert split["handle"](payload, dict(visitor)) == whole["handle"](payload, dict(visitor))
