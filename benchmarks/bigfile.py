@@ -7,9 +7,11 @@
 Every measure runs in a fresh process, so its peak memory is that process's
 ru_maxrss. `check` is compile_source(emit=False) after a warm-up compile of a
 tiny file (imports, grammar), timed inside the process; its memory column is
-the process's peak, and the per-flow column the peak above the warm-up peak.
-A cold run is the real `ppdsl run` console script with an empty cache
-directory: start, compile, cache write and one event, timed from outside.
+the process's peak (and a helper process's, if one ran), the per-flow column
+the peak above the warm-up peak. A cold run is the real `ppdsl run` console
+script with an empty cache directory: start, compile, cache write and one
+event, timed from outside. Times are wall clock; the CPU column (the process
+and its helpers) and the load average show how busy the machine was.
 """
 
 from __future__ import annotations
@@ -76,8 +78,11 @@ def big_file(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+def _usage() -> tuple[float, float, float]:
+    """CPU seconds of this process and its finished children, its peak MB, its largest child's peak MB."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+    return cpu, me.ru_maxrss / 1024, kids.ru_maxrss / 1024  # KB on Linux
 
 
 def child_check(path: str) -> None:
@@ -85,18 +90,19 @@ def child_check(path: str) -> None:
     from ppdsl.build.pipeline import compile_source
 
     compile_source(big_file(2), "warm.ppflow", emit=False)
-    base = _peak_mb()
+    cpu0, base, _ = _usage()
     text = Path(path).read_text(encoding="utf-8")
     start = time.perf_counter()
     result = compile_source(text, path, emit=False)
     elapsed = time.perf_counter() - start
+    cpu, peak, helper = _usage()
     errors = [d for d in result.diagnostics if d.is_error]
     assert not errors, errors[0]
-    print(json.dumps({"time": elapsed, "peak_mb": _peak_mb(), "base_mb": base, "flows": result.flows}))
+    print(json.dumps({"time": elapsed, "cpu": cpu - cpu0, "peak_mb": peak, "base_mb": base, "helper_mb": helper}))
 
 
-def _spawn(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """(wall seconds, peak MB, stdout) of a child process, via wait4's rusage."""
+def _spawn(argv: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
+    """(wall seconds, CPU seconds, peak MB, stdout) of a child process, via wait4's rusage."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.DEVNULL)
@@ -105,16 +111,17 @@ def _spawn(argv: list[str], env: dict[str, str]) -> tuple[float, float, str]:
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         text = out.read().decode()
-    if proc.returncode not in (0, 1):  # 1: the file has warnings only? keep going, but not on a crash
+    if proc.returncode != 0:
         raise RuntimeError(f"{argv} exited with {proc.returncode}")
-    return elapsed, usage.ru_maxrss / 1024, text
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text
 
 
-def measure_check(path: str) -> dict:
-    _, peak, out = _spawn([sys.executable, __file__, "--child-check", path], dict(os.environ))
-    result = json.loads(out)
-    result["peak_mb"] = max(result["peak_mb"], peak)
-    return result
+def measure_check(path: str, repeat: int) -> dict:
+    """The fastest of `repeat` fresh processes."""
+    runs = []
+    for _ in range(repeat):
+        runs.append(json.loads(_spawn([sys.executable, __file__, "--child-check", path], dict(os.environ))[3]))
+    return min(runs, key=lambda r: r["time"])
 
 
 def _console(name: str) -> list[str]:
@@ -122,17 +129,19 @@ def _console(name: str) -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "ppdsl"]
 
 
-def measure_cli(path: str, *args: str) -> tuple[float, float]:
-    """Wall time and peak MB of `ppdsl ARGS FILE ...` with an empty cache."""
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "PPDSL_CACHE_DIR": cache}
-        elapsed, peak, _ = _spawn([*_console("ppdsl"), args[0], path, *args[1:]], env)
-        if args[0] == "run":
-            assert any(Path(cache).rglob("*.bin")), "the cold run wrote no cache entry"
-    return elapsed, peak
+def measure_cli(path: str, args: list[str], repeat: int) -> tuple[float, float, float]:
+    """Wall time, CPU time and peak MB of `ppdsl CMD FILE ARGS` with an empty cache; the fastest of `repeat`."""
+    runs = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**os.environ, "PPDSL_CACHE_DIR": cache}
+            runs.append(_spawn([*_console("ppdsl"), args[0], path, *args[1:]], env)[:3])
+            if args[0] == "run":
+                assert any(Path(cache).rglob("*.bin")), "the cold run wrote no cache entry"
+    return min(runs)
 
 
-def run(sizes: tuple[int, ...] = SIZES, cli: bool = True) -> list[tuple[str, float, str]]:
+def run(sizes: tuple[int, ...] = SIZES, cli: bool = True, repeat: int = 1) -> list[tuple[str, float, str]]:
     """Rows of (name, seconds, detail), as benchmarks/run.py prints them."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -141,21 +150,23 @@ def run(sizes: tuple[int, ...] = SIZES, cli: bool = True) -> list[tuple[str, flo
             path = os.path.join(tmp, f"big{n}.ppflow")
             Path(path).write_text(big_file(n), encoding="utf-8")
             size = os.path.getsize(path)
-            r = checks[n] = measure_check(path)
+            r = checks[n] = measure_check(path, repeat)
             per_kb = (r["peak_mb"] - r["base_mb"]) * 1024 / n
+            helper = f", helper {r['helper_mb']:.0f} MB" if r["helper_mb"] > 1 else ""
             detail = (
-                f"{r['peak_mb']:6.0f} MB peak  {r['time'] / n * 1e3:5.3f} ms/flow  {per_kb:5.1f} KB/flow"
-                f"  ({size / 1e6:.1f} MB file)"
+                f"{r['peak_mb']:5.0f} MB peak{helper}  cpu {r['cpu']:5.1f} s  {r['time'] / n * 1e3:5.3f} ms/flow"
+                f"  {per_kb:4.1f} KB/flow  ({size / 1e6:.1f} MB file)"
             )
             rows.append((f"check, {n} flows", r["time"], detail))
         if cli:
             n = max(sizes)
             path = os.path.join(tmp, f"big{n}.ppflow")
-            t, peak = measure_cli(path, "check")
-            rows.append((f"`ppdsl check`, {n} flows (process)", t, f"{peak:6.0f} MB peak"))
-            t, peak = measure_cli(path, "run", "--event", EVENT, "--at", "1795593600", "--json")
+            t, cpu, peak = measure_cli(path, ["check"], repeat)
+            rows.append((f"`ppdsl check`, {n} flows (process)", t, f"{peak:5.0f} MB peak  cpu {cpu:5.1f} s"))
+            t, cpu, peak = measure_cli(path, ["run", "--event", EVENT, "--at", "1795593600", "--json"], repeat)
             ratio = t / checks[n]["time"]
-            rows.append((f"cold `ppdsl run`, {n} flows (process)", t, f"{peak:6.0f} MB peak  {ratio:.2f}x check"))
+            detail = f"{peak:5.0f} MB peak  cpu {cpu:5.1f} s  {ratio:.2f}x check"
+            rows.append((f"cold `ppdsl run`, {n} flows (process)", t, detail))
     return rows
 
 
@@ -163,14 +174,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="flow counts, comma-separated")
     parser.add_argument("--no-cli", action="store_true", help="only the in-process checks")
+    parser.add_argument("--repeat", type=int, default=1, help="the fastest of N runs of each")
     parser.add_argument("--child-check", metavar="FILE", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_check:
         child_check(args.child_check)
         return 0
     sizes = tuple(int(s) for s in args.sizes.split(","))
-    for name, t, detail in run(sizes, cli=not args.no_cli):
-        print(f"  {name:40s} {t:8.2f} s  {detail}")
+    print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
+    for name, t, detail in run(sizes, cli=not args.no_cli, repeat=args.repeat):
+        print(f"  {name:40s} {t:6.2f} s  {detail}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     return 0
 
 
