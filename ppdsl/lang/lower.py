@@ -9,7 +9,13 @@ syntax diagnostic; everything semantic is left to `ppdsl.lang.check`.
 
 from __future__ import annotations
 
+import copyreg
+import os
+import pickle
 import re
+import signal
+import sys
+import threading
 from typing import Any, Optional, Union
 
 from . import ir
@@ -23,30 +29,103 @@ from .syntax import abstract_rules, normalize_name, parse_tree, syntax_diagnosti
 # --------------------------------------------------------------- text → IR
 
 
+PARALLEL_BYTES = 1_000_000  # from this size on, a second process lowers half of the file
+
+
 def parse(source: Source) -> tuple[ir.Program, list[Diagnostic]]:
     """Parse a whole file into IR and the diagnostics found while lowering it
     (string escapes, templates). A syntax error raises SyntaxProblem."""
-    from arpeggio import NoMatch
-
     scan = prescan(source)
-    lower = _Lower(source)
-    lower.diags += scan.warnings
-    program = ir.Program(source.name, [], [], [], [], [], [])
-    problem: Optional[BaseException] = None  # a syntax error later in the file comes first
-    try:
-        for item in top_items(scan.text):
-            if problem is None:
-                try:
-                    lower.item(program, item[0])
-                except (SyntaxProblem, RecursionError) as exc:
-                    problem = exc
-    except NoMatch as err:
-        raise SyntaxProblem(syntax_diagnostic(err, source)) from None
-    if problem is not None:
-        raise problem
-    program.comments = scan.comments
+    lower = _lower_in_two(source, scan.text) if len(scan.text) >= PARALLEL_BYTES else None
+    if lower is None:
+        lower = _Lower(source)
+        lower.lower_items(scan.text)
+    lower.program.comments = scan.comments
+    lower.diags[:0] = scan.warnings
     lower.parse_templates()
-    return program, lower.diags
+    return lower.program, lower.diags
+
+
+_FLOW_LINE = re.compile(r"^flow\s", re.M)
+
+
+def _lower_in_two(source: Source, text: str) -> Optional[_Lower]:
+    """Lower a big file's first half here while a forked process lowers the
+    second and sends its IR back pickled; together they give what one process
+    gives. The halves meet at a line that starts with `flow`, which must be
+    where an item starts. None when that can't be done here, or anything goes
+    wrong (a syntax error too): then one process does it all, and reports
+    errors exactly."""
+    found = _FLOW_LINE.search(text, len(text) // 2)
+    if found is None or not hasattr(os, "fork") or sys.platform != "linux" or threading.active_count() > 1:
+        return None
+    split = found.start()
+    read, write = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read)
+        os.close(write)
+        return None
+    if pid == 0:  # the helper: never returns
+        status = 1
+        try:
+            os.close(read)
+            with os.fdopen(write, "wb") as out:
+                half = _Lower(source)
+                half.lower_items(text, split)
+                _Pickler(out).dump((half.program, half.diags, half.pending))
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    done = 0
+    try:
+        with os.fdopen(read, "rb") as pipe:
+            lower = _Lower(source)
+            lower.lower_items(text, 0, split)
+            lower.add(*_Unpickler(pipe, source).load())
+        done, status = os.waitpid(pid, 0)
+        return lower if os.waitstatus_to_exitcode(status) == 0 else None
+    except (SyntaxProblem, RecursionError, ValueError, EOFError, pickle.UnpicklingError):
+        return None
+    finally:
+        if not done:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles a helper's IR: the Source (the whole file) and messages from
+    the registry go by reference."""
+
+    def __init__(self, file: Any):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        names = {id(v): k for k, v in vars(m).items() if isinstance(v, m.Message)}
+        self.dispatch_table = {
+            **copyreg.dispatch_table,
+            Source: lambda _source: (_source_of_file, ()),
+            m.Message: lambda msg: (_message, (names[id(msg)],)),
+        }
+
+
+def _message(name: str) -> m.Message:
+    return getattr(m, name)  # type: ignore[no-any-return]
+
+
+def _source_of_file() -> Source:
+    raise AssertionError("_Unpickler gives the Source")
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: Any, source: Source):
+        super().__init__(file)
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == (__name__, "_source_of_file"):
+            return lambda: self.source
+        return super().find_class(module, name)
 
 
 def parse_expression(text: str, start: int, source: Source) -> ir.Expr:
@@ -134,6 +213,7 @@ class _Lower(Reporter):
     def __init__(self, source: Source, base: int = 0):
         super().__init__()
         self.source, self.text, self.base = source, source.text, base
+        self.program = ir.Program(source.name, [], [], [], [], [], [])
         self.main: Optional[ir.Flow] = None  # the flow of rules outside any flow
         # template expressions still to parse: (parts list, position in it, text, source offset)
         self.pending: list[tuple[list, int, str, int]] = []
@@ -181,9 +261,27 @@ class _Lower(Reporter):
             return raw[1:-1], span, list(range(1, len(raw)))
         return value, span, offsets
 
-    def item(self, prog: ir.Program, node: Any) -> None:
-        """Add a top-level item (a declaration, a flow or a loose rule) to `prog`."""
-        kind = node.rule_name
+    def lower_items(self, text: str, start: int = 0, stop: Optional[int] = None) -> None:
+        """Lower the top-level items of `text` (the whole file's) from `start`,
+        or those before `stop`, into self.program."""
+        from arpeggio import NoMatch
+
+        problem: Optional[BaseException] = None  # a syntax error later in the file comes first
+        try:
+            for node in top_items(text, start, stop):
+                if problem is None:
+                    try:
+                        self.item(node[0])
+                    except (SyntaxProblem, RecursionError) as exc:
+                        problem = exc
+        except NoMatch as err:
+            raise SyntaxProblem(syntax_diagnostic(err, self.source)) from None
+        if problem is not None:
+            raise problem
+
+    def item(self, node: Any) -> None:
+        """Add a top-level item (a declaration, a flow or a loose rule) to the program."""
+        kind, prog = node.rule_name, self.program
         f = _fields(node)
         if kind == "EventDecl":
             uuid = self.text_of(f["uuid"]) if "uuid" in f else None
@@ -235,6 +333,23 @@ class _Lower(Reporter):
                 self.main = ir.Flow(rule.span, "main", rule.span, 0, False, [], implicit=True)
                 prog.flows.append(self.main)
             self.main.rules.append(rule)
+
+    def add(self, more: ir.Program, diags: list[Diagnostic], pending: list[tuple[list, int, str, int]]) -> None:
+        """Add what another _Lower made of the items after ours."""
+        prog = self.program
+        prog.events += more.events
+        prog.agents += more.agents
+        prog.groups += more.groups
+        prog.fields += more.fields
+        prog.segments += more.segments
+        for flow in more.flows:
+            if flow.implicit and self.main is not None:
+                self.main.rules += flow.rules
+            else:
+                prog.flows.append(flow)
+                self.main = flow if flow.implicit else self.main
+        self.diags += diags
+        self.pending += pending
 
     def int_value(self, tok: str, where: Any) -> int:
         """An integer token; `where` is its Span or the node that holds it.

@@ -121,19 +121,24 @@ def abstract_rules() -> frozenset[str]:
 _NOT_SPACE = re.compile(r"[^\t\n\r ]")  # Arpeggio's whitespace
 
 
-def top_items(text: str) -> Iterator[Any]:
+def top_items(text: str, start: int = 0, stop: Optional[int] = None) -> Iterator[Any]:
     """The parse trees of a file's top-level items, parsed one at a time and
-    in order, so that only one is alive at a time. They are the nodes that
-    parsing the whole file with the Program rule would give; a syntax error
-    raises that parse's NoMatch (see _whole_file_error)."""
+    in order, so that only one is alive at a time: from `start` on, or those
+    before `stop`, where an item must start (ValueError if none does). They
+    are the nodes that parsing the whole file with the Program rule would
+    give; a syntax error raises that parse's NoMatch (see _whole_file_error)."""
     from arpeggio import NoMatch
 
     mm = metamodel()
     item = mm["TopItem"]._tx_peg_rule
     p = mm._parser_blueprint.clone()
     p.input, p.file_name, p.line_ends = text, None, []
-    previous, pos = 0, 0
+    previous, pos = start, start
     while (found := _NOT_SPACE.search(text, pos)) is not None:
+        if stop is not None and found.start() >= stop:
+            if found.start() > stop:
+                raise ValueError(f"no top-level item starts at offset {stop}")
+            return
         # Arpeggio notes where skipped comments end at every position; there are
         # none (prescan blanked them), so a fresh dict per item only saves memory
         p.position, p.nm, p.comment_positions = found.start(), None, {}

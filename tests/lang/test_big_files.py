@@ -12,6 +12,9 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
+import subprocess
+import sys
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -57,13 +60,17 @@ def fingerprint(path: Path) -> dict[str, Any]:
         text = read_source(path)
     except CompileError as exc:  # not UTF-8
         return {"ir": None, "diagnostics": _diagnostics(exc.diagnostics)}
+    return fingerprint_text(text, path.name)
+
+
+def fingerprint_text(text: str, name: str = "big.ppflow") -> dict[str, Any]:
     try:
-        program, _ = parse(Source(path.name, text))
+        program, _ = parse(Source(name, text))
         dump = ir.dump(program) + "\n" + " ".join(_spans(program, []))
         ir_hash = hashlib.sha256(dump.encode("utf-8", "surrogatepass")).hexdigest()
     except SyntaxProblem:
         ir_hash = None
-    return {"ir": ir_hash, "diagnostics": _diagnostics(compile_source(text, path.name, emit=False).diagnostics)}
+    return {"ir": ir_hash, "diagnostics": _diagnostics(compile_source(text, name, emit=False).diagnostics)}
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +175,34 @@ def test_a_big_module_is_compiled_in_pieces_that_keep_its_line_numbers(monkeypat
     for seq, visitor in ((1, {}), (2, {"event_count_2": 5, "user_city": "Beijing"}), (2, {"event_count_1": 3})):
         payload = {"track_event": {"event_seq": seq, "event_timestamp": 1795593600}}
         assert split["handle"](payload, dict(visitor)) == whole["handle"](payload, dict(visitor))
+
+
+TWO_PROCESSES = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from test_big_files import big_file, fingerprint_text
+from ppdsl.lang import lower
+from ppdsl.lang.source import prescan
+from ppdsl.lang.span import Source
+
+text = big_file(400) + 'on event 1 -> reply alice "{{ {user_fullname} }}"\\n'  # a loose rule, a warning
+source = Source("big.ppflow", text)
+assert lower._lower_in_two(source, prescan(source).text) is not None, "one process did it all"
+for broken in (False, True):
+    if broken:  # a syntax error in the second half: one process does it all again
+        text = text.replace("flow f390 ", "flow f390 {")
+    lower.PARALLEL_BYTES = 1
+    two = fingerprint_text(text)
+    lower.PARALLEL_BYTES = 10**12
+    assert two == fingerprint_text(text), broken
+print("ok")
+"""
+
+
+def test_a_big_file_lowered_by_two_processes_gives_what_one_gives():
+    # two processes only where fork is safe: not under pytest-xdist, whose workers run threads
+    if not hasattr(os, "fork") or sys.platform != "linux":
+        pytest.skip("two processes need fork (Linux)")
+    here = str(Path(__file__).parent)
+    done = subprocess.run([sys.executable, "-c", TWO_PROCESSES, here], capture_output=True, text=True, timeout=300)
+    assert done.stdout == "ok\n", done.stderr
