@@ -124,7 +124,7 @@ class _Unpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == (__name__, "_source_of_file"):
-            return lambda: self.source
+            return lambda source=self.source: source  # not `self`: its memo would hold the IR in a cycle
         return super().find_class(module, name)
 
 
