@@ -104,17 +104,29 @@ def compile_module(text: str, path: str) -> Code:
     """The code of a generated module. A big one (25,000 flows make 25 MB)
     is compiled in pieces of about PIECE_LINES lines, cut before top-level
     `def`s: one compile() of it takes 2 GB and twice the time. Each piece is
-    padded with empty lines, so line numbers stay those of the file."""
+    padded with empty lines, so line numbers stay those of the file. A
+    helper process compiles the second half of the pieces, when it can."""
     if text.count("\n") < 2 * PIECE_LINES or "from __future__" in text:
         return (compile(text, path, "exec"),)
-    code: list[types.CodeType] = []
-    begin, line, lines, last = 0, 0, 0, 0  # the piece: text[begin:...], from line `line`
+    pieces = []  # (first line, start, end)
+    begin, line, lines, last = 0, 0, 0, 0
     for cut in [*(m.start() for m in _TOP_DEF.finditer(text)), len(text)]:
         lines, last = lines + text.count("\n", last, cut), cut
         if lines >= PIECE_LINES or cut == len(text):
-            try:
-                code.append(compile("\n" * line + text[begin:cut], path, "exec"))
-            except SyntaxError:  # a cut inside a string: not in code ppdsl generates
-                return (compile(text, path, "exec"),)
+            pieces.append((line, begin, cut))
             begin, line, lines = cut, line + lines, 0
+
+    def compiled(part: list[tuple[int, int, int]]) -> list[types.CodeType]:
+        return [compile("\n" * line + text[begin:end], path, "exec") for line, begin, end in part]
+
+    from ..lang import forked
+
+    half = len(pieces) // 2
+    try:
+        with forked.helper(lambda out: marshal.dump(compiled(pieces[half:]), out)) as pipe:
+            code = compiled(pieces[:half])
+            code += marshal.load(pipe) if pipe else compiled(pieces[half:])
+    except (SyntaxError, EOFError, ValueError, TypeError, forked.HelperFailed):
+        # a cut inside a string (not in code ppdsl generates), or the helper failed
+        return (compile(text, path, "exec"),)
     return tuple(code)

@@ -10,17 +10,13 @@ syntax diagnostic; everything semantic is left to `ppdsl.lang.check`.
 from __future__ import annotations
 
 import copyreg
-import os
 import pickle
 import re
-import signal
-import sys
-import threading
 from dataclasses import fields, is_dataclass
 from functools import cache
 from typing import Any, Optional, Union
 
-from . import ir
+from . import forked, ir
 from . import messages as m
 from .diagnostics import Diagnostic, Label, Reporter, SyntaxProblem, diagnostic
 from .messages import MAX_BRACKETS, MAX_DIGITS, MAX_DURATION_DAYS
@@ -52,49 +48,32 @@ _FLOW_LINE = re.compile(r"^flow\s", re.M)
 
 
 def _lower_in_two(source: Source, text: str) -> Optional[_Lower]:
-    """Lower a big file's first part here while a forked process lowers the
+    """Lower a big file's first part here while a helper process lowers the
     rest and sends its IR back pickled; together they give what one process
     gives. The parts meet at a line that starts with `flow`, which must be
-    where an item starts. None when that can't be done here, or anything goes
+    where an item starts. None when there is no helper, or anything goes
     wrong (a syntax error too): then one process does it all, and reports
     errors exactly."""
     found = _FLOW_LINE.search(text, len(text) * 11 // 20)  # the helper pickles its part too: it takes less
-    if found is None or not hasattr(os, "fork") or sys.platform != "linux" or threading.active_count() > 1:
+    if found is None or not forked.available():
         return None
     split = found.start()
-    read, write = os.pipe()
+
+    def rest(out: Any) -> None:
+        half = _Lower(source)
+        half.lower_items(text, split)
+        _Pickler(out).dump((half.program, half.diags, half.pending))
+
     try:
-        pid = os.fork()
-    except OSError:
-        os.close(read)
-        os.close(write)
-        return None
-    if pid == 0:  # the helper: never returns
-        status = 1
-        try:
-            os.close(read)
-            with os.fdopen(write, "wb") as out:
-                half = _Lower(source)
-                half.lower_items(text, split)
-                _Pickler(out).dump((half.program, half.diags, half.pending))
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write)
-    done = 0
-    try:
-        with os.fdopen(read, "rb") as pipe:
+        with forked.helper(rest) as pipe:
+            if pipe is None:
+                return None
             lower = _Lower(source)
             lower.lower_items(text, 0, split)
             lower.add(*_Unpickler(pipe, source).load())
-        done, status = os.waitpid(pid, 0)
-        return lower if os.waitstatus_to_exitcode(status) == 0 else None
-    except (SyntaxProblem, RecursionError, ValueError, EOFError, pickle.UnpicklingError):
+        return lower
+    except (SyntaxProblem, RecursionError, ValueError, EOFError, pickle.UnpicklingError, forked.HelperFailed):
         return None
-    finally:
-        if not done:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
 
 
 class _Pickler(pickle.Pickler):

@@ -195,11 +195,25 @@ for broken in (False, True):
     two = fingerprint_text(text)
     lower.PARALLEL_BYTES = 10**12
     assert two == fingerprint_text(text), broken
+
+from ppdsl.build import cache
+from ppdsl.build.pipeline import compile_source
+
+cache.PIECE_LINES = 500
+module = compile_source(big_file(300), "big.ppflow").code
+pieces = cache.compile_module(module, "big.py")  # half of them from a helper
+assert len(pieces) > 5
+assert [p.co_firstlineno for p in pieces] == [1] * len(pieces)
+functions = [c for p in pieces for c in p.co_consts if hasattr(c, "co_code")]
+whole = [c for c in compile(module, "big.py", "exec").co_consts if hasattr(c, "co_code")]
+assert [(c.co_name, c.co_firstlineno, c.co_code) for c in functions] == [
+    (c.co_name, c.co_firstlineno, c.co_code) for c in whole
+]
 print("ok")
 """
 
 
-def test_a_big_file_lowered_by_two_processes_gives_what_one_gives():
+def test_two_processes_give_what_one_gives():
     # two processes only where fork is safe: not under pytest-xdist, whose workers run threads
     if not hasattr(os, "fork") or sys.platform != "linux":
         pytest.skip("two processes need fork (Linux)")
