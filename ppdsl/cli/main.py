@@ -24,14 +24,6 @@ def main() -> None:
     if one_shot:
         gc.disable()
     try:
-        _main()
-    finally:
-        if one_shot:
-            gc.freeze()
-
-
-def _main() -> None:
-    try:
         if sys.argv[1:2] == ["run"]:
             from .fast_run import fast_run
 
@@ -48,3 +40,6 @@ def _main() -> None:
     except RecursionError:
         print("error: the input is nested too deeply to process", file=sys.stderr)
         sys.exit(1)
+    finally:
+        if one_shot:
+            gc.freeze()

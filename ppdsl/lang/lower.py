@@ -14,6 +14,7 @@ import pickle
 import re
 from dataclasses import fields, is_dataclass
 from functools import cache
+from collections.abc import Iterator
 from typing import Any, Optional, Union
 
 from . import forked, ir
@@ -37,7 +38,8 @@ def parse(source: Source) -> tuple[ir.Program, list[Diagnostic]]:
     lower = _lower_in_two(source, scan.text) if len(scan.text) >= PARALLEL_BYTES else None
     if lower is None:
         lower = _Lower(source)
-        lower.lower_items(scan.text)
+        for node in lower.items(scan.text):
+            lower.item(node)
     lower.program.comments = scan.comments
     lower.diags[:0] = scan.warnings
     lower.parse_templates()
@@ -61,7 +63,8 @@ def _lower_in_two(source: Source, text: str) -> Optional[_Lower]:
 
     def rest(out: Any) -> None:
         half = _Lower(source)
-        half.lower_items(text, split)
+        for node in half.items(text, split):
+            half.item(node)
         _Pickler(out).dump((half.program, half.diags, half.pending))
 
     try:
@@ -69,7 +72,8 @@ def _lower_in_two(source: Source, text: str) -> Optional[_Lower]:
             if pipe is None:
                 return None
             lower = _Lower(source)
-            lower.lower_items(text, 0, split)
+            for node in lower.items(text, 0, split):
+                lower.item(node)
             lower.add(*_Unpickler(pipe, source).load())
         return lower
     except (SyntaxProblem, RecursionError, ValueError, EOFError, pickle.UnpicklingError, forked.HelperFailed):
@@ -172,6 +176,14 @@ def _fields(node: Any) -> dict[str, Any]:
     return out
 
 
+def _end(node: Any) -> int:
+    """Where a node ends: Arpeggio's position_end, without its recursion
+    (a statement nested 500 deep would exceed Python's limit)."""
+    while isinstance(node, list):  # a NonTerminal ends where its last child does
+        node = node[-1]
+    return node.position + len(node.value)  # type: ignore[no-any-return]
+
+
 def _value(node: Any, abstract: frozenset[str]) -> Any:
     """What textX would store for a node: a match's text (names normalized),
     or a rule's node, the chosen one for an abstract rule such as Stmt."""
@@ -211,6 +223,7 @@ class _Lower(Reporter):
         self.source, self.text, self.base = source, source.text, base
         self.program = ir.Program(source.name, [], [], [], [], [], [])
         self.main: Optional[ir.Flow] = None  # the flow of rules outside any flow
+        self.problem: Optional[BaseException] = None  # an error item() put off
         # template expressions still to parse: (parts list, position in it, text, source offset)
         self.pending: list[tuple[list, int, str, int]] = []
 
@@ -244,7 +257,7 @@ class _Lower(Reporter):
         self.pending = []
 
     def span(self, node: Any) -> Span:
-        return self.source.span(self.base + node.position, self.base + node.position_end)
+        return self.source.span(self.base + node.position, self.base + _end(node))
 
     def text_of(self, node: Any) -> tuple[str, Span, list[int]]:
         """A Text or StrLit node's string, its span and each character's offset in it."""
@@ -257,78 +270,82 @@ class _Lower(Reporter):
             return raw[1:-1], span, list(range(1, len(raw)))
         return value, span, offsets
 
-    def lower_items(self, text: str, start: int = 0, stop: Optional[int] = None) -> None:
-        """Lower the top-level items of `text` (the whole file's) from `start`,
-        or those before `stop`, into self.program."""
+    def items(self, text: str, start: int = 0, stop: Optional[int] = None) -> Iterator[Any]:
+        """The nodes of the top-level items of `text` (the whole file's) from
+        `start`, or those before `stop`, for item(). A syntax error raises
+        SyntaxProblem; so does, at the end, an error that item() put off."""
         from arpeggio import NoMatch
 
-        problem: Optional[BaseException] = None  # a syntax error later in the file comes first
         try:
             for node in top_items(text, start, stop):
-                if problem is None:
-                    try:
-                        self.item(node[0])
-                    except (SyntaxProblem, RecursionError) as exc:
-                        problem = exc
+                yield node[0]
         except NoMatch as err:
             raise SyntaxProblem(syntax_diagnostic(err, self.source)) from None
-        if problem is not None:
-            raise problem
+        if self.problem is not None:
+            raise self.problem
 
     def item(self, node: Any) -> None:
-        """Add a top-level item (a declaration, a flow or a loose rule) to the program."""
-        kind, prog = node.rule_name, self.program
-        f = _fields(node)
-        if kind == "EventDecl":
-            uuid = self.text_of(f["uuid"]) if "uuid" in f else None
-            desc = self.text_of(f["description"]) if "description" in f else None
-            aliases = [
-                ir.Alias(span, normalize_name(text)) for text, span, _ in map(self.text_of, f.get("aliases", []))
-            ]
-            keyword = _AFTER_EVENT_KEYWORD.match(self.text, node.position)
-            seq_at = keyword.end() if keyword else node.position
-            seq_span = self.source.span(seq_at, seq_at + len(f["seq"]))
-            prog.events.append(
-                ir.EventDecl(
-                    self.span(node),
-                    self.int_value(f["seq"], seq_span),
-                    seq_span,
-                    _name(f["name"]),
-                    self.span(f["name"]),
-                    uuid[0] if uuid else None,
-                    uuid[1] if uuid else None,
-                    desc[0] if desc else None,
-                    desc[1] if desc else None,
-                    aliases,
+        """Add a top-level item (a declaration, a flow or a loose rule) to the
+        program. An error is put off: a syntax error later in the file comes
+        first. (Called straight from the loop over items(), so that nesting
+        takes as many frames as it always did; RecursionError is an error too.)"""
+        if self.problem is not None:
+            return
+        try:
+            kind, prog = node.rule_name, self.program
+            f = _fields(node)
+            if kind == "EventDecl":
+                uuid = self.text_of(f["uuid"]) if "uuid" in f else None
+                desc = self.text_of(f["description"]) if "description" in f else None
+                aliases = [
+                    ir.Alias(span, normalize_name(text)) for text, span, _ in map(self.text_of, f.get("aliases", []))
+                ]
+                keyword = _AFTER_EVENT_KEYWORD.match(self.text, node.position)
+                seq_at = keyword.end() if keyword else node.position
+                seq_span = self.source.span(seq_at, seq_at + len(f["seq"]))
+                prog.events.append(
+                    ir.EventDecl(
+                        self.span(node),
+                        self.int_value(f["seq"], seq_span),
+                        seq_span,
+                        _name(f["name"]),
+                        self.span(f["name"]),
+                        uuid[0] if uuid else None,
+                        uuid[1] if uuid else None,
+                        desc[0] if desc else None,
+                        desc[1] if desc else None,
+                        aliases,
+                    )
                 )
-            )
-        elif kind == "AgentDecl":
-            display = self.text_of(f["display"])[0] if "display" in f else None
-            prog.agents.append(ir.AgentDecl(self.span(node), _name(f["name"]), self.span(f["name"]), display))
-        elif kind == "GroupDecl":
-            display = self.text_of(f["display"])[0] if "display" in f else None
-            prog.groups.append(ir.GroupDecl(self.span(node), _name(f["name"]), self.span(f["name"]), display))
-        elif kind == "FieldDecl":
-            name, type_ = f["name"], f["type"]
-            prog.fields.append(
-                ir.FieldDecl(self.span(node), _name(name), self.span(name), _name(type_), self.span(type_))
-            )
-        elif kind == "SegmentDecl":
-            prog.segments.append(
-                ir.SegmentDecl(self.span(node), _name(f["name"]), self.span(f["name"]), self.expr(f["expr"]))
-            )
-        elif kind == "Flow":
-            prio = self.int_value(f["priority"], node) if "priority" in f else 0
-            rules = [self.rule(r) for r in f.get("rules", [])]
-            prog.flows.append(
-                ir.Flow(self.span(node), _name(f["name"]), self.span(f["name"]), prio, "inactive" in f, rules)
-            )
-        else:  # a rule outside any flow
-            rule = self.rule(node)
-            if self.main is None:
-                self.main = ir.Flow(rule.span, "main", rule.span, 0, False, [], implicit=True)
-                prog.flows.append(self.main)
-            self.main.rules.append(rule)
+            elif kind == "AgentDecl":
+                display = self.text_of(f["display"])[0] if "display" in f else None
+                prog.agents.append(ir.AgentDecl(self.span(node), _name(f["name"]), self.span(f["name"]), display))
+            elif kind == "GroupDecl":
+                display = self.text_of(f["display"])[0] if "display" in f else None
+                prog.groups.append(ir.GroupDecl(self.span(node), _name(f["name"]), self.span(f["name"]), display))
+            elif kind == "FieldDecl":
+                name, type_ = f["name"], f["type"]
+                prog.fields.append(
+                    ir.FieldDecl(self.span(node), _name(name), self.span(name), _name(type_), self.span(type_))
+                )
+            elif kind == "SegmentDecl":
+                prog.segments.append(
+                    ir.SegmentDecl(self.span(node), _name(f["name"]), self.span(f["name"]), self.expr(f["expr"]))
+                )
+            elif kind == "Flow":
+                prio = self.int_value(f["priority"], node) if "priority" in f else 0
+                rules = [self.rule(r) for r in f.get("rules", [])]
+                prog.flows.append(
+                    ir.Flow(self.span(node), _name(f["name"]), self.span(f["name"]), prio, "inactive" in f, rules)
+                )
+            else:  # a rule outside any flow
+                rule = self.rule(node)
+                if self.main is None:
+                    self.main = ir.Flow(rule.span, "main", rule.span, 0, False, [], implicit=True)
+                    prog.flows.append(self.main)
+                self.main.rules.append(rule)
+        except (SyntaxProblem, RecursionError) as exc:
+            self.problem = exc
 
     def add(self, more: ir.Program, diags: list[Diagnostic], pending: list[tuple[list, int, str, int]]) -> None:
         """Add what another _Lower made of the items after ours."""
@@ -496,7 +513,7 @@ class _Lower(Reporter):
             for prefix in prefixes:
                 tokens.append(("prefix", "-" if prefix == "-" else "not", part.position))
             operand = self.operand(part, f)
-            tokens.append(("operand", operand, f["base"].position, part.position_end))
+            tokens.append(("operand", operand, f["base"].position, _end(part)))
         node, _, _ = _Climb(tokens, self).parse(0)
         return node
 
@@ -504,7 +521,7 @@ class _Lower(Reporter):
         """An atom and its `.member` / `[index]` trailers (prefixes are the caller's)."""
         result = self.expr(f["base"])
         for t in f.get("trailers", []):
-            span = self.between(e.position, t.position_end)
+            span = self.between(e.position, _end(t))
             trailer = _fields(t)
             if "member" in trailer:
                 result = ir.Member(span, result, trailer["member"])

@@ -220,3 +220,12 @@ def test_two_processes_give_what_one_gives():
     here = str(Path(__file__).parent)
     done = subprocess.run([sys.executable, "-c", TWO_PROCESSES, here], capture_output=True, text=True, timeout=300)
     assert done.stdout == "ok\n", done.stderr
+
+
+@pytest.mark.parametrize("nested", ["if true ", "reply a on failure -> ", "if true end else "])
+def test_statements_nested_700_deep_are_lowered_as_before(nested: str):
+    # The recursion takes as many frames per level as the textX-model lowering did
+    # (about 985 levels fit in Python's default limit); Arpeggio's position_end
+    # recursed three times deeper and failed at 329.
+    program, _ = parse(Source("deep.ppflow", "on event 1 -> " + nested * 700 + "end\n"))
+    assert len(program.flows[0].rules) == 1
