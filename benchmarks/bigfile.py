@@ -12,6 +12,10 @@ the peak above the warm-up peak. A cold run is the real `ppdsl run` console
 script with an empty cache directory: start, compile, cache write and one
 event, timed from outside. Times are wall clock; the CPU column (the process
 and its helpers) and the load average show how busy the machine was.
+
+From 1 MB on, a helper process lowers part of the file (and compiles part of
+the generated module); "no helper process" is the check done by one process,
+what a machine without a free core gets.
 """
 
 from __future__ import annotations
@@ -85,10 +89,13 @@ def _usage() -> tuple[float, float, float]:
     return cpu, me.ru_maxrss / 1024, kids.ru_maxrss / 1024  # KB on Linux
 
 
-def child_check(path: str) -> None:
+def child_check(path: str, one_process: bool) -> None:
     """In a fresh process: warm up, then time compile_source(emit=False)."""
     from ppdsl.build.pipeline import compile_source
+    from ppdsl.lang import lower
 
+    if one_process:
+        lower.PARALLEL_BYTES = 10**12  # no helper process
     compile_source(big_file(2), "warm.ppflow", emit=False)
     cpu0, base, _ = _usage()
     text = Path(path).read_text(encoding="utf-8")
@@ -116,11 +123,10 @@ def _spawn(argv: list[str], env: dict[str, str]) -> tuple[float, float, float, s
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text
 
 
-def measure_check(path: str, repeat: int) -> dict:
+def measure_check(path: str, repeat: int, one_process: bool = False) -> dict:
     """The fastest of `repeat` fresh processes."""
-    runs = []
-    for _ in range(repeat):
-        runs.append(json.loads(_spawn([sys.executable, __file__, "--child-check", path], dict(os.environ))[3]))
+    argv = [sys.executable, __file__, "--child-check", path] + ["--one-process"] * one_process
+    runs = [json.loads(_spawn(argv, dict(os.environ))[3]) for _ in range(repeat)]
     return min(runs, key=lambda r: r["time"])
 
 
@@ -161,6 +167,9 @@ def run(sizes: tuple[int, ...] = SIZES, cli: bool = True, repeat: int = 1) -> li
         if cli:
             n = max(sizes)
             path = os.path.join(tmp, f"big{n}.ppflow")
+            r = measure_check(path, repeat, one_process=True)
+            detail = f"{r['peak_mb']:5.0f} MB peak  cpu {r['cpu']:5.1f} s  {r['time'] / n * 1e3:5.3f} ms/flow"
+            rows.append((f"check, {n} flows, no helper process", r["time"], detail))
             t, cpu, peak = measure_cli(path, ["check"], repeat)
             rows.append((f"`ppdsl check`, {n} flows (process)", t, f"{peak:5.0f} MB peak  cpu {cpu:5.1f} s"))
             t, cpu, peak = measure_cli(path, ["run", "--event", EVENT, "--at", "1795593600", "--json"], repeat)
@@ -176,9 +185,10 @@ def main() -> int:
     parser.add_argument("--no-cli", action="store_true", help="only the in-process checks")
     parser.add_argument("--repeat", type=int, default=1, help="the fastest of N runs of each")
     parser.add_argument("--child-check", metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--one-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_check:
-        child_check(args.child_check)
+        child_check(args.child_check, args.one_process)
         return 0
     sizes = tuple(int(s) for s in args.sizes.split(","))
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
