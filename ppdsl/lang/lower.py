@@ -10,11 +10,12 @@ syntax diagnostic; everything semantic is left to `ppdsl.lang.check`.
 from __future__ import annotations
 
 import copyreg
+import operator
 import pickle
 import re
 from dataclasses import fields, is_dataclass
 from functools import cache
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Optional, Union
 
 from . import forked, ir
@@ -56,7 +57,7 @@ def _lower_in_two(source: Source, text: str) -> Optional[_Lower]:
     where an item starts. None when there is no helper, or anything goes
     wrong (a syntax error too): then one process does it all, and reports
     errors exactly."""
-    found = _FLOW_LINE.search(text, len(text) * 11 // 20)  # the helper pickles its part too: it takes less
+    found = _FLOW_LINE.search(text, len(text) // 2)
     if found is None or not forked.available():
         return None
     split = found.start()
@@ -92,21 +93,25 @@ class _Pickler(pickle.Pickler):
         names = {id(v): k for k, v in vars(m).items() if isinstance(v, m.Message)}
         self.dispatch_table = {
             **copyreg.dispatch_table,
-            **dict.fromkeys(_init_fields(), _by_constructor),
+            **_by_constructor(),
             Source: lambda _source: (_source_of_file, ()),
             m.Message: lambda msg: (_message, (names[id(msg)],)),
         }
 
 
 @cache
-def _init_fields() -> dict[type, tuple[str, ...]]:
-    """The constructor arguments of each dataclass the IR is made of."""
+def _by_constructor() -> dict[type, Callable[[Any], tuple]]:
+    """For each dataclass the IR is made of, a reducer to its constructor's arguments."""
     classes = [Span, Label, Diagnostic, *(c for c in vars(ir).values() if isinstance(c, type) and is_dataclass(c))]
-    return {cls: tuple(f.name for f in fields(cls) if f.init) for cls in classes}
+    return {cls: _reducer(cls) for cls in classes}
 
 
-def _by_constructor(obj: Any) -> tuple[type, tuple]:
-    return type(obj), tuple(getattr(obj, name) for name in _init_fields()[type(obj)])
+def _reducer(cls: type) -> Callable[[Any], tuple]:
+    names = [f.name for f in fields(cls) if f.init]
+    get = operator.attrgetter(*names)
+    if len(names) == 1:
+        return lambda obj: (cls, (get(obj),))
+    return lambda obj: (cls, get(obj))
 
 
 def _message(name: str) -> m.Message:
@@ -244,10 +249,11 @@ class _Lower(Reporter):
             parsed = dict(zip(texts, exprs, strict=False)) if len(exprs) == len(texts) else None
         except SyntaxProblem:
             parsed = None
+        lower = _Lower(self.source)  # one for all, its base set for each
         for parts, i, inner, at in self.pending:
             try:
                 if parsed is not None:
-                    lower = _Lower(self.source, base=at - starts[inner])
+                    lower.base, lower.diags = at - starts[inner], []
                     parts[i] = lower.expr(parsed[inner])
                     self.diags += lower.diags
                 else:
