@@ -13,9 +13,9 @@ import copyreg
 import operator
 import pickle
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import fields, is_dataclass
 from functools import cache
-from collections.abc import Callable, Iterator
 from typing import Any, Optional, Union
 
 from . import forked, ir
@@ -29,7 +29,7 @@ from .syntax import abstract_rules, normalize_name, parse_tree, syntax_diagnosti
 # --------------------------------------------------------------- text → IR
 
 
-PARALLEL_BYTES = 1_000_000  # from this size on, a second process lowers half of the file
+PARALLEL_BYTES = 1_000_000  # from this size on, a helper process lowers half of the file (forked.py)
 
 
 def parse(source: Source) -> tuple[ir.Program, list[Diagnostic]]:
