@@ -12,6 +12,9 @@ What is measured (see benchmarks/README.md for the targets and a table):
   compile       check and check+compile of generated 10/100/1,000-flow files
   CLI           a repeated `ppdsl run` on an unchanged (cached) file against
                 `python -c pass`
+  big files     check and a cold `ppdsl run` of a 25,000-flow file, each in a
+                fresh process, with peak memory (benchmarks/bigfile.py; not
+                with --quick: it takes about a minute)
 Absolute times on a shared machine are noisy; the ratios are what count.
 """
 
@@ -34,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import bigfile  # noqa: E402
 import handwritten  # noqa: E402
 import peers  # noqa: E402
 
@@ -183,7 +187,7 @@ def bench_cli(quick: bool) -> list[tuple[str, float, str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer rounds and no 1,000-flow file")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, no 1,000-flow file, no big files")
     parser.add_argument("--markdown", metavar="FILE", help="also write the results as a Markdown table")
     args = parser.parse_args()
 
@@ -198,6 +202,9 @@ def main() -> int:
     sections.append(("Compile time (in-process)", "per flow", bench_compile(args.quick)))
     print("CLI ...", file=sys.stderr)
     sections.append(("CLI latency", "ratio to python -c pass", bench_cli(args.quick)))
+    if not args.quick:
+        print("big files ...", file=sys.stderr)
+        sections.append(("Big files (fresh processes)", "peak memory, per flow", bigfile.run()))
 
     machine = (
         f"{platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "

@@ -2,7 +2,7 @@
 hit must not load textX, Jinja2 or the compiler.
 
 An entry is KEY.py (the generated source, readable and shown in tracebacks)
-and KEY.bin (its marshalled code object with the file's rendered warnings). The key covers the source text, the
+and KEY.bin (its marshalled code objects with the file's rendered warnings). The key covers the source text, the
 file name (it appears in comments), the ppdsl version with the timestamps of
 the package's own files (so a development checkout never reads a stale entry)
 and the Python version.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import re
 import sys
 import types
 
@@ -20,7 +21,8 @@ from ..engine.files import write_bytes_atomically
 from ..version import __version__
 
 Warnings = tuple[tuple[str, str], ...]  # each warning of the file, rendered plain and in colour
-Entry = tuple[types.CodeType, Warnings]
+Code = tuple[types.CodeType, ...]  # a module's code, run piece after piece in its namespace
+Entry = tuple[Code, Warnings]
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -73,17 +75,18 @@ def _is_entry(entry: object) -> bool:
     return (
         type(entry) is tuple
         and len(entry) == 2
-        and isinstance(entry[0], types.CodeType)
+        and type(entry[0]) is tuple
+        and all(isinstance(c, types.CodeType) for c in entry[0])
         and type(entry[1]) is tuple
         and all(type(w) is tuple and len(w) == 2 and all(type(t) is str for t in w) for w in entry[1])
     )
 
 
-def store(base: str, code_text: str, warnings: Warnings = ()) -> types.CodeType:
+def store(base: str, code_text: str, warnings: Warnings = ()) -> Code:
     """Compile generated source for the entry at `base`, save it with the
-    file's warnings, return the code object. A cache that can't be written only costs speed."""
+    file's warnings, return the code. A cache that can't be written only costs speed."""
     path = base + ".py"
-    code = compile(code_text, path, "exec")
+    code = compile_module(code_text, path)
     try:
         os.makedirs(os.path.dirname(base), mode=0o700, exist_ok=True)
         for suffix, data in ((".py", code_text.encode("utf-8")), (".bin", marshal.dumps((code, warnings)))):
@@ -91,3 +94,39 @@ def store(base: str, code_text: str, warnings: Warnings = ()) -> types.CodeType:
     except OSError:
         pass
     return code
+
+
+PIECE_LINES = 20_000
+_TOP_DEF = re.compile(r"^def ", re.M)
+
+
+def compile_module(text: str, path: str) -> Code:
+    """The code of a generated module. A big one (25,000 flows make 25 MB)
+    is compiled in pieces of about PIECE_LINES lines, cut before top-level
+    `def`s: one compile() of it takes 2 GB and twice the time. Each piece is
+    padded with empty lines, so line numbers stay those of the file. A
+    helper process compiles the second half of the pieces, when it can."""
+    if text.count("\n") < 2 * PIECE_LINES or "from __future__" in text:
+        return (compile(text, path, "exec"),)
+    pieces = []  # (first line, start, end)
+    begin, line, lines, last = 0, 0, 0, 0
+    for cut in [*(m.start() for m in _TOP_DEF.finditer(text)), len(text)]:
+        lines, last = lines + text.count("\n", last, cut), cut
+        if lines >= PIECE_LINES or cut == len(text):
+            pieces.append((line, begin, cut))
+            begin, line, lines = cut, line + lines, 0
+
+    def compiled(part: list[tuple[int, int, int]]) -> list[types.CodeType]:
+        return [compile("\n" * line + text[begin:end], path, "exec") for line, begin, end in part]
+
+    from ..lang import forked
+
+    half = len(pieces) // 2
+    try:
+        with forked.helper(lambda out: marshal.dump(compiled(pieces[half:]), out)) as pipe:
+            code = compiled(pieces[:half])
+            code += marshal.load(pipe) if pipe else compiled(pieces[half:])
+    except (SyntaxError, EOFError, ValueError, TypeError, forked.HelperFailed):
+        # a cut inside a string (not in code ppdsl generates), or the helper failed
+        return (compile(text, path, "exec"),)
+    return tuple(code)

@@ -46,19 +46,20 @@ def generate_or_raise(source: str, filename: str) -> tuple[str, Warnings]:
     return result.code, tuple((render(d), render(d, color=True)) for d in result.diagnostics)
 
 
-def module_from_code(code: str | types.CodeType, filename: str) -> types.ModuleType:
-    """Execute a compiled module's code (text or code object) as a module
+def module_from_code(code: str | cache.Code, filename: str) -> types.ModuleType:
+    """Execute a compiled module's code (text or code objects) as a module
     named after the file (`ppdsl_flow_lead_routing`)."""
     if isinstance(code, str):
         name = f"<ppdsl {filename}>"
         import linecache  # only for source text; cached code objects point at their file
 
         linecache.cache[name] = (len(code), None, code.splitlines(True), name)
-        code = compile(code, name, "exec")
+        code = cache.compile_module(code, name)
     stem = os.path.splitext(os.path.basename(filename))[0]
     module = types.ModuleType("ppdsl_flow_" + re.sub(r"\W", "_", stem))
-    module.__file__ = code.co_filename
-    exec(code, module.__dict__)
+    module.__file__ = code[0].co_filename
+    for piece in code:
+        exec(piece, module.__dict__)
     return module
 
 

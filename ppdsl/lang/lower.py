@@ -1,63 +1,210 @@
-"""Text → IR: read a `.ppflow` source with the textX grammar and lower the
-textX model into the typed IR of `ppdsl.lang.ir`, keeping source locations.
+"""Text → IR: parse a `.ppflow` source with the grammar's Arpeggio parser
+(textX builds it) and lower the parse tree into the typed IR of
+`ppdsl.lang.ir`, keeping source locations. A file is parsed and lowered one
+top-level item at a time, so memory holds the IR and one item's parse tree.
 
-textX stops at the first syntax error, so this stage reports at most one
+The parser stops at the first syntax error, so this stage reports at most one
 syntax diagnostic; everything semantic is left to `ppdsl.lang.check`.
 """
 
 from __future__ import annotations
 
+import copyreg
+import operator
+import pickle
 import re
+from collections.abc import Callable, Iterator
+from dataclasses import fields, is_dataclass
+from functools import cache
 from typing import Any, Optional, Union
 
-from . import ir
+from . import forked, ir
 from . import messages as m
-from .diagnostics import Diagnostic, Reporter, SyntaxProblem, diagnostic
+from .diagnostics import Diagnostic, Label, Reporter, SyntaxProblem, diagnostic
 from .messages import MAX_BRACKETS, MAX_DIGITS, MAX_DURATION_DAYS
 from .source import decode_string, prescan, typographic_quote
 from .span import Source, Span
-from .syntax import metamodel, normalize_name, syntax_diagnostic, with_depth
+from .syntax import abstract_rules, normalize_name, parse_tree, repeated_attrs, syntax_diagnostic, top_items
 
 # --------------------------------------------------------------- text → IR
+
+
+PARALLEL_BYTES = 1_000_000  # from this size on, a helper process lowers half of the file (forked.py)
 
 
 def parse(source: Source) -> tuple[ir.Program, list[Diagnostic]]:
     """Parse a whole file into IR and the diagnostics found while lowering it
     (string escapes, templates). A syntax error raises SyntaxProblem."""
-    from textx.exceptions import TextXSyntaxError
-
     scan = prescan(source)
-    try:
-        model = with_depth(lambda: metamodel().model_from_str(scan.text))
-    except TextXSyntaxError as err:
-        raise SyntaxProblem(syntax_diagnostic(err, source)) from None
-    lower = _Lower(source)
-    lower.diags += scan.warnings
-    program = lower.program(model if not isinstance(model, str) else None)
-    program.comments = scan.comments
+    lower = _lower_in_two(source, scan.text) if len(scan.text) >= PARALLEL_BYTES else None
+    if lower is None:
+        lower = _Lower(source)
+        for node in lower.items(scan.text):
+            lower.item(node)
+    lower.program.comments = scan.comments
+    lower.diags[:0] = scan.warnings
     lower.parse_templates()
-    return program, lower.diags
+    return lower.program, lower.diags
+
+
+_FLOW_LINE = re.compile(r"^flow\s", re.M)
+
+
+def _lower_in_two(source: Source, text: str) -> Optional[_Lower]:
+    """Lower a big file's first part here while a helper process lowers the
+    rest and sends its IR back pickled; together they give what one process
+    gives. The parts meet at a line that starts with `flow`, which must be
+    where an item starts. None when there is no helper, or anything goes
+    wrong (a syntax error too): then one process does it all, and reports
+    errors exactly."""
+    found = _FLOW_LINE.search(text, len(text) // 2)
+    if found is None or not forked.available():
+        return None
+    split = found.start()
+
+    def rest(out: Any) -> None:
+        half = _Lower(source)
+        for node in half.items(text, split):
+            half.item(node)
+        _Pickler(out).dump((half.program, half.diags, half.pending))
+
+    try:
+        with forked.helper(rest) as pipe:
+            if pipe is None:
+                return None
+            lower = _Lower(source)
+            for node in lower.items(text, 0, split):
+                lower.item(node)
+            lower.add(*_Unpickler(pipe, source).load())
+        return lower
+    except (SyntaxProblem, RecursionError, ValueError, EOFError, pickle.UnpicklingError, forked.HelperFailed):
+        return None
+
+
+class _Pickler(pickle.Pickler):
+    """Pickles a helper's IR: the Source (the whole file) and messages from
+    the registry go by reference; IR nodes, spans and diagnostics are made
+    again by their constructors (unpickled the default way, each would carry
+    a dict of its own: 2.5 times the memory; and fields the checker sets keep
+    their shared defaults)."""
+
+    def __init__(self, file: Any):
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        names = {id(v): k for k, v in vars(m).items() if isinstance(v, m.Message)}
+        self.dispatch_table = {
+            **copyreg.dispatch_table,
+            **_by_constructor(),
+            Source: lambda _source: (_source_of_file, ()),
+            m.Message: lambda msg: (_message, (names[id(msg)],)),
+        }
+
+
+@cache
+def _by_constructor() -> dict[type, Callable[[Any], tuple]]:
+    """For each dataclass the IR is made of, a reducer to its constructor's arguments."""
+    classes = [Span, Label, Diagnostic, *(c for c in vars(ir).values() if isinstance(c, type) and is_dataclass(c))]
+    return {cls: _reducer(cls) for cls in classes}
+
+
+def _reducer(cls: type) -> Callable[[Any], tuple]:
+    names = [f.name for f in fields(cls) if f.init]
+    get = operator.attrgetter(*names)
+    if len(names) == 1:
+        return lambda obj: (cls, (get(obj),))
+    return lambda obj: (cls, get(obj))
+
+
+def _message(name: str) -> m.Message:
+    return getattr(m, name)  # type: ignore[no-any-return]
+
+
+def _source_of_file() -> Source:
+    raise AssertionError("_Unpickler gives the Source")
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, file: Any, source: Source):
+        super().__init__(file)
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == (__name__, "_source_of_file"):
+            return lambda source=self.source: source  # not `self`: its memo would hold the IR in a cycle
+        return super().find_class(module, name)
 
 
 def parse_expression(text: str, start: int, source: Source, where: Optional[list[int]] = None) -> ir.Expr:
     """Parse one expression, `text`, that stands at offset `start` of `source`.
     `where` gives each of its characters' offset in the source when they
     aren't consecutive there (a template expression written with escapes)."""
-    from textx.exceptions import TextXSyntaxError
-
     where = where or list(range(start, start + len(text) + 1))
-    try:
-        model = with_depth(lambda: metamodel("Exprs").model_from_str(text))
-    except TextXSyntaxError as err:
-        pos = min(Source("", text).index.offset(err.line, err.col), len(text))
-        raise SyntaxProblem(syntax_diagnostic(err, source, offset=where[pos], template=True)) from None
-    if len(model.exprs) != 1:
+    exprs = _parse_exprs(text, source, where)
+    if len(exprs) != 1:
         raise SyntaxProblem(diagnostic(m.TEMPLATE_TWO_EXPRESSIONS, source.span(start)))
     lower = _Lower(source, where=where)
-    expr = lower.expr(model.exprs[0])
+    expr = lower.expr(exprs[0])
     if lower.diags:
         raise SyntaxProblem(lower.diags[0])
     return expr
+
+
+def _parse_exprs(text: str, source: Source, where: Optional[list[int]]) -> list[Any]:
+    """The Expr nodes of `text` read with the Exprs rule (expressions
+    separated by ';'); `where` places a syntax error in the source."""
+    from arpeggio import NoMatch
+
+    try:
+        tree = parse_tree(text, "Exprs")
+    except NoMatch as err:
+        offset = where[min(err.position, len(text))] if where else 0
+        raise SyntaxProblem(syntax_diagnostic(err, source, offset=offset, template=True)) from None
+    return _listed(tree[0][0])
+
+
+def _listed(node: Any) -> list[Any]:
+    """The values of a list assignment (`a+=X[',']`), without separators."""
+    return [child for child in node if child.rule_name != "sep"]
+
+
+def _fields(node: Any) -> dict[str, Any]:
+    """A rule node's assignments by attribute name, as textX would set them:
+    a node (or a string, for a match) for `a=X`, a list for `a+=X`, `a*=X`
+    and `a=X` inside a repetition, True for `a?=X`."""
+    abstract, repeated = abstract_rules(), repeated_attrs()
+    out: dict[str, Any] = {}
+    for child in node:
+        name = getattr(child.rule, "_attr_name", None)
+        if name is None:
+            continue  # keywords and punctuation
+        kind = child.rule_name
+        if kind == "__asgn_plain" and (node.rule_name, name) in repeated:
+            out.setdefault(name, []).append(_value(child[0], abstract))
+        elif kind == "__asgn_plain":
+            out[name] = _value(child[0], abstract)
+        elif kind == "__asgn_optional":
+            out[name] = True
+        else:
+            out.setdefault(name, []).extend([_value(c, abstract) for c in child if c.rule_name != "sep"])
+    return out
+
+
+def _end(node: Any) -> int:
+    """Where a node ends: Arpeggio's position_end, without its recursion
+    (a statement nested 500 deep would exceed Python's limit)."""
+    while isinstance(node, list):  # a NonTerminal ends where its last child does
+        node = node[-1]
+    return node.position + len(node.value)  # type: ignore[no-any-return]
+
+
+def _value(node: Any, abstract: frozenset[str]) -> Any:
+    """What textX would store for a node: a match's text (names normalized),
+    or a rule's node, the chosen one for an abstract rule such as Stmt."""
+    if not isinstance(node, list):  # a Terminal
+        return normalize_name(node.value) if node.rule_name == "Name" else node.value
+    chosen: Any = node
+    while chosen.rule_name in abstract:
+        chosen = chosen[0]
+    return chosen
 
 
 def _find_close(text: str, pos: int) -> int:
@@ -80,28 +227,29 @@ def _find_close(text: str, pos: int) -> int:
 
 
 class _Lower(Reporter):
-    """Turns textX objects into IR nodes. For a template expression, `where`
-    maps each position of the text textX parsed (less `shift`, where the
-    expression starts in a batch) to its offset in the source: escapes in the
-    string make the two differ."""
+    """Turns parse-tree nodes into IR nodes. For a template expression,
+    `where` maps each position of the text that was parsed (less `shift`,
+    where the expression starts in a batch) to its offset in the source:
+    escapes in the string make the two differ."""
 
     def __init__(self, source: Source, where: Optional[list[int]] = None, shift: int = 0):
         super().__init__()
         self.source, self.text, self.where, self.shift = source, source.text, where, shift
+        self.program = ir.Program(source.name, [], [], [], [], [], [])
+        self.main: Optional[ir.Flow] = None  # the flow of rules outside any flow
+        self.problem: Optional[BaseException] = None  # an error item() put off
         # template expressions still to parse: (parts list, position in it, text, source offsets)
         self.pending: list[tuple[list, int, str, list[int]]] = []
 
     def at(self, pos: int) -> int:
-        """The source offset of a position in the text textX parsed."""
+        """The source offset of a position in the parsed text."""
         return pos if self.where is None else self.where[min(pos - self.shift, len(self.where) - 1)]
 
     def parse_templates(self) -> None:
-        """Parse the file's template expressions in one textX pass (each textX
-        call has a fixed cost), each distinct text once (templates repeat:
+        """Parse the file's template expressions in one parser call (each has
+        a fixed cost), each distinct text once (templates repeat:
         `{{ user_fullname }}`), then lower every occurrence at its own place.
         On a syntax error, parse them one by one so each error is reported."""
-        from textx.exceptions import TextXSyntaxError
-
         if not self.pending:
             return
         texts = list(dict.fromkeys(inner for _parts, _i, inner, _at in self.pending))
@@ -110,14 +258,15 @@ class _Lower(Reporter):
             starts[inner] = len(joined)
             joined += inner + "\n;"
         try:
-            model = with_depth(lambda: metamodel("Exprs").model_from_str(joined[:-1]))
-            parsed = dict(zip(texts, model.exprs, strict=False)) if len(model.exprs) == len(texts) else None
-        except TextXSyntaxError:
+            exprs = _parse_exprs(joined[:-1], self.source, None)
+            parsed = dict(zip(texts, exprs, strict=False)) if len(exprs) == len(texts) else None
+        except SyntaxProblem:
             parsed = None
+        lower = _Lower(self.source)  # one for all, its `where` and `shift` set for each
         for parts, i, inner, where in self.pending:
             try:
                 if parsed is not None:
-                    lower = _Lower(self.source, where, shift=starts[inner])
+                    lower.where, lower.shift, lower.diags = where, starts[inner], []
                     parts[i] = lower.expr(parsed[inner])
                     self.diags += lower.diags
                 else:
@@ -126,37 +275,60 @@ class _Lower(Reporter):
                 self.diags.append(problem.diag)
         self.pending = []
 
-    def span(self, obj: Any) -> Span:
-        return self.source.span(self.at(obj._tx_position), self.at(obj._tx_position_end))
+    def span(self, node: Any) -> Span:
+        return self.source.span(self.at(node.position), self.at(_end(node)))
 
-    def text_of(self, obj: Any) -> tuple[str, Span, list[int]]:
-        span = self.span(obj)
+    def text_of(self, node: Any) -> tuple[str, Span, list[int]]:
+        """A Text or StrLit node's string, its span and each character's offset in it."""
+        span = self.span(node)
+        raw = node[0][0].value
         try:
-            value, offsets = decode_string(obj.raw, span)
+            value, offsets = decode_string(raw, span)
         except SyntaxProblem as problem:
             self.diags.append(problem.diag)
-            return obj.raw[1:-1], span, list(range(1, len(obj.raw)))
+            return raw[1:-1], span, list(range(1, len(raw)))
         return value, span, offsets
 
-    def program(self, model: Any) -> ir.Program:
-        prog = ir.Program(self.source.name, [], [], [], [], [], [])
-        main: Optional[ir.Flow] = None
-        for item in model.items if model is not None else ():  # textX gives '' for an empty file
-            kind = type(item).__name__
+    def items(self, text: str, start: int = 0, stop: Optional[int] = None) -> Iterator[Any]:
+        """The nodes of the top-level items of `text` (the whole file's) from
+        `start`, or those before `stop`, for item(). A syntax error raises
+        SyntaxProblem; so does, at the end, an error that item() put off."""
+        from arpeggio import NoMatch
+
+        try:
+            for node in top_items(text, start, stop):
+                yield node[0]
+        except NoMatch as err:
+            raise SyntaxProblem(syntax_diagnostic(err, self.source)) from None
+        if self.problem is not None:
+            raise self.problem
+
+    def item(self, node: Any) -> None:
+        """Add a top-level item (a declaration, a flow or a loose rule) to the
+        program. An error is put off: a syntax error later in the file comes
+        first. (Called straight from the loop over items(), so that nesting
+        takes as many frames as it always did; RecursionError is an error too.)"""
+        if self.problem is not None:
+            return
+        try:
+            kind, prog = node.rule_name, self.program
+            f = _fields(node)
             if kind == "EventDecl":
-                uuid = self.text_of(item.uuid) if item.uuid else None
-                desc = self.text_of(item.description) if item.description else None
-                aliases = [ir.Alias(span, normalize_name(text)) for text, span, _ in map(self.text_of, item.aliases)]
-                keyword = _AFTER_EVENT_KEYWORD.match(self.text, item._tx_position)
-                seq_at = keyword.end() if keyword else item._tx_position
-                seq_span = self.source.span(seq_at, seq_at + len(item.seq))
+                uuid = self.text_of(f["uuid"]) if "uuid" in f else None
+                desc = self.text_of(f["description"]) if "description" in f else None
+                aliases = [
+                    ir.Alias(span, normalize_name(text)) for text, span, _ in map(self.text_of, f.get("aliases", []))
+                ]
+                keyword = _AFTER_EVENT_KEYWORD.match(self.text, node.position)
+                seq_at = keyword.end() if keyword else node.position
+                seq_span = self.source.span(seq_at, seq_at + len(f["seq"]))
                 prog.events.append(
                     ir.EventDecl(
-                        self.span(item),
-                        self.int_value(item.seq, seq_span),
+                        self.span(node),
+                        self.int_value(f["seq"], seq_span),
                         seq_span,
-                        item.name.name,
-                        self.span(item.name),
+                        _name(f["name"]),
+                        self.span(f["name"]),
                         uuid[0] if uuid else None,
                         uuid[1] if uuid else None,
                         desc[0] if desc else None,
@@ -165,47 +337,58 @@ class _Lower(Reporter):
                     )
                 )
             elif kind == "AgentDecl":
-                display = self.text_of(item.display)[0] if item.display else None
-                prog.agents.append(ir.AgentDecl(self.span(item), item.name.name, self.span(item.name), display))
+                display = self.text_of(f["display"])[0] if "display" in f else None
+                prog.agents.append(ir.AgentDecl(self.span(node), _name(f["name"]), self.span(f["name"]), display))
             elif kind == "GroupDecl":
-                display = self.text_of(item.display)[0] if item.display else None
-                prog.groups.append(ir.GroupDecl(self.span(item), item.name.name, self.span(item.name), display))
+                display = self.text_of(f["display"])[0] if "display" in f else None
+                prog.groups.append(ir.GroupDecl(self.span(node), _name(f["name"]), self.span(f["name"]), display))
             elif kind == "FieldDecl":
+                name, type_ = f["name"], f["type"]
                 prog.fields.append(
-                    ir.FieldDecl(
-                        self.span(item), item.name.name, self.span(item.name), item.type.name, self.span(item.type)
-                    )
+                    ir.FieldDecl(self.span(node), _name(name), self.span(name), _name(type_), self.span(type_))
                 )
             elif kind == "SegmentDecl":
                 prog.segments.append(
-                    ir.SegmentDecl(self.span(item), item.name.name, self.span(item.name), self.expr(item.expr))
+                    ir.SegmentDecl(self.span(node), _name(f["name"]), self.span(f["name"]), self.expr(f["expr"]))
                 )
             elif kind == "Flow":
                 prio = 0
-                if item.priority:
-                    keyword = _PRIORITY_KEYWORD.search(self.text, item._tx_position)
-                    at = keyword.end() if keyword else item._tx_position
-                    prio = self.int_value(item.priority, self.source.span(at, at + len(item.priority)))
+                if "priority" in f:
+                    keyword = _PRIORITY_KEYWORD.search(self.text, node.position)
+                    at = keyword.end() if keyword else node.position
+                    prio = self.int_value(f["priority"], self.source.span(at, at + len(f["priority"])))
+                rules = [self.rule(r) for r in f.get("rules", [])]
                 prog.flows.append(
-                    ir.Flow(
-                        self.span(item),
-                        item.name.name,
-                        self.span(item.name),
-                        prio,
-                        item.inactive is not None,
-                        [self.rule(r) for r in item.rules],
-                    )
+                    ir.Flow(self.span(node), _name(f["name"]), self.span(f["name"]), prio, "inactive" in f, rules)
                 )
             else:  # a rule outside any flow
-                rule = self.rule(item)
-                if main is None:
-                    main = ir.Flow(rule.span, "main", rule.span, 0, False, [], implicit=True)
-                    prog.flows.append(main)
-                main.rules.append(rule)
-        return prog
+                rule = self.rule(node)
+                if self.main is None:
+                    self.main = ir.Flow(rule.span, "main", rule.span, 0, False, [], implicit=True)
+                    prog.flows.append(self.main)
+                self.main.rules.append(rule)
+        except (SyntaxProblem, RecursionError) as exc:
+            self.problem = exc
+
+    def add(self, more: ir.Program, diags: list[Diagnostic], pending: list[tuple[list, int, str, list[int]]]) -> None:
+        """Add what another _Lower made of the items after ours."""
+        prog = self.program
+        prog.events += more.events
+        prog.agents += more.agents
+        prog.groups += more.groups
+        prog.fields += more.fields
+        prog.segments += more.segments
+        for flow in more.flows:
+            if flow.implicit and self.main is not None:
+                self.main.rules += flow.rules
+            else:
+                prog.flows.append(flow)
+                self.main = flow if flow.implicit else self.main
+        self.diags += diags
+        self.pending += pending
 
     def int_value(self, tok: str, where: Any) -> int:
-        """An integer token; `where` is its Span or the textX object that holds it.
+        """An integer token; `where` is its Span or the node that holds it.
         More than MAX_DIGITS digits is an error (E126), and then the value is 0."""
         digits = tok.lstrip("-")
         if len(digits) > MAX_DIGITS:
@@ -215,54 +398,66 @@ class _Lower(Reporter):
             return 0
         return int(tok)
 
-    def rule(self, r: Any) -> ir.Rule:
+    def rule(self, node: Any) -> ir.Rule:
+        r = _fields(node)
         events = None
-        if r.any is None:
-            events = [
-                ir.EventRef(self.span(ref), self.int_value(ref.seq, ref) if ref.seq else None, ref.name)
-                for ref in r.refs
-            ]
-        return ir.Rule(self.span(r), events, self.stmt(r.body))
+        if "any" not in r:
+            events = []
+            for ref in r["refs"]:
+                f = _fields(ref)
+                seq = self.int_value(f["seq"], ref) if "seq" in f else None
+                events.append(ir.EventRef(self.span(ref), seq, f.get("name")))
+        return ir.Rule(self.span(node), events, self.stmt(r["body"]))
 
     # statements
 
-    def stmt(self, s: Any) -> ir.Stmt:
-        kind = type(s).__name__
-        span = self.span(s)
+    def stmt(self, node: Any) -> ir.Stmt:
+        kind = node.rule_name
+        span = self.span(node)
+        s = _fields(node)
+        # (the recursion is as deep as before the parse tree was lowered directly, for RecursionError)
         if kind == "IfStmt":
-            branches = [(self.expr(s.cond), self.stmt(s.then))]
-            branches += [(self.expr(e.cond), self.stmt(e.body)) for e in s.elifs]
-            return ir.If(span, branches, self.stmt(s.orelse) if s.orelse else None)
+            branches = [(self.expr(s["cond"]), self.stmt(s["then"]))]
+            elifs = [_fields(e) for e in s.get("elifs", [])]
+            branches += [(self.expr(e["cond"]), self.stmt(e["body"])) for e in elifs]
+            return ir.If(span, branches, self.stmt(s["orelse"]) if "orelse" in s else None)
         if kind == "SwitchStmt":
-            cases = [ir.Case(self.span(c), [self.case_value(v) for v in c.values], self.stmt(c.body)) for c in s.cases]
-            return ir.Switch(span, self.expr(s.subject), cases, self.stmt(s.default) if s.default else None)
+            fields = [(c, _fields(c)) for c in s["cases"]]
+            cases = [
+                ir.Case(self.span(c), [self.case_value(v) for v in f["values"]], self.stmt(f["body"]))
+                for c, f in fields
+            ]
+            return ir.Switch(span, self.expr(s["subject"]), cases, self.stmt(s["default"]) if "default" in s else None)
         if kind == "Block":
-            return ir.Block(span, [self.stmt(x) for x in s.stmts])
+            return ir.Block(span, [self.stmt(x) for x in s.get("stmts", [])])
         if kind == "LetStmt":
-            return ir.Let(span, s.name.name, self.span(s.name), self.expr(s.value))
+            return ir.Let(span, _name(s["name"]), self.span(s["name"]), self.expr(s["value"]))
         if kind == "EndStmt":
             return ir.End(span)
-        action = self.action(s.action)
-        return ir.ActionStmt(action.span, action, self.stmt(s.handler) if s.handler else None)
+        action = self.action(s["action"])
+        return ir.ActionStmt(action.span, action, self.stmt(s["handler"]) if "handler" in s else None)
 
-    def action(self, a: Any) -> ir.Action:
-        kind = type(a).__name__
-        span = self.span(a)
+    def action(self, node: Any) -> ir.Action:
+        kind = node.rule_name
+        span = self.span(node)
+        a = _fields(node)
         kw_span = span.at(span.start, span.start + (len(kind) if kind != "SetAction" else 3))
         if kind == "Reply":
-            return ir.Reply(kw_span, a.agent.name, self.span(a.agent), self.template(a.text) if a.text else None)
+            text = self.template(a["text"]) if "text" in a else None
+            return ir.Reply(kw_span, _name(a["agent"]), self.span(a["agent"]), text)
         if kind == "Assign":
-            target = None if a.any else a.target.name
-            return ir.Assign(kw_span, target, self.span(a.target) if a.target else span, bool(a.group))
+            target = None if "any" in a else _name(a["target"])
+            return ir.Assign(kw_span, target, self.span(a["target"]) if "target" in a else span, "group" in a)
         if kind == "SetAction":
-            return ir.SetField(kw_span, a.field.name, self.span(a.field), self.expr(a.value))
+            return ir.SetField(kw_span, _name(a["field"]), self.span(a["field"]), self.expr(a["value"]))
         if kind == "Convert":
-            return ir.Convert(kw_span, self.text_of(a.value)[0])
-        return ir.Ticket(kw_span, self.template(a.text))
+            return ir.Convert(kw_span, self.text_of(a["value"])[0])
+        return ir.Ticket(kw_span, self.template(a["text"]))
 
-    def case_value(self, v: Any) -> ir.Lit:
-        lit = self.literal(v.value)
-        if v.neg:
+    def case_value(self, node: Any) -> ir.Lit:
+        v = _fields(node)
+        lit = self.literal(v["value"])
+        if "neg" in v:
             if lit.kind not in ("int", "float"):
                 raise SyntaxProblem(diagnostic(m.NEGATIVE_NON_NUMBER, lit.span))
             lit.value = -lit.value
@@ -271,7 +466,7 @@ class _Lower(Reporter):
     def template(self, t: Any) -> ir.Template:
         """Split a string into literal text and `{{ EXPR }}` parts."""
         value, span, offsets = self.text_of(t)
-        start = self.at(t._tx_position)
+        start = self.at(t.position)
         parts: list[Union[str, ir.Expr]] = []
         text: list[str] = []
         literal_from = 0  # where the current run of literal text starts in `value`
@@ -281,7 +476,7 @@ class _Lower(Reporter):
                 close = _find_close(value, i + 2)
                 at = span.at(start + offsets[i], start + offsets[i] + 2)
                 if close < 0:
-                    other = "'" if t.raw[0] == '"' else '"'  # the form that works inside this string
+                    other = "'" if t[0][0].value[0] == '"' else '"'  # the form that works inside this string
                     self.report(m.TEMPLATE_UNCLOSED, at, literal=f"{{{{ {other}{{{{{other} }}}}")
                     return ir.Template(span, parts)
                 inner = value[i + 2 : close]
@@ -320,57 +515,63 @@ class _Lower(Reporter):
     # expressions
 
     def expr(self, e: Any) -> ir.Expr:
-        kind = type(e).__name__
-        return getattr(self, "x_" + kind)(e)
+        return getattr(self, "x_" + e.rule_name)(e)  # type: ignore[no-any-return]
 
     def between(self, start: int, end: int) -> Span:
-        """The span between two textX positions."""
+        """The span between two positions in the parsed text."""
         return self.source.span(self.at(start), self.at(end))
 
     def x_Expr(self, e: Any) -> ir.Expr:
         tokens: list[tuple] = []
-        for i, part in enumerate(e.operands):
-            if i:
-                op = e.ops[i - 1]
+        for child in e:  # operands=Operand (ops=BinaryOp operands=Operand)*
+            if child.rule._attr_name == "ops":
+                op = child[0].value
                 tokens.append(("binary", _BINARY_NAMES.get(op, op if not op.startswith("not") else "not in")))
-            if len(part.prefix) > MAX_BRACKETS:
-                span = self.between(part._tx_position, part._tx_position + 3)
+                continue
+            part = child[0]
+            f = _fields(part)
+            prefixes = f.get("prefix", [])
+            if len(prefixes) > MAX_BRACKETS:
+                span = self.between(part.position, part.position + 3)
                 raise SyntaxProblem(diagnostic(m.TOO_MANY_PREFIXES, span, limit=MAX_BRACKETS))
-            for prefix in part.prefix:
-                tokens.append(("prefix", "-" if prefix == "-" else "not", part._tx_position))
-            operand = self.operand(part)
-            tokens.append(("operand", operand, part.base._tx_position, part._tx_position_end))
+            for prefix in prefixes:
+                tokens.append(("prefix", "-" if prefix == "-" else "not", part.position))
+            operand = self.operand(part, f)
+            tokens.append(("operand", operand, f["base"].position, _end(part)))
         node, _, _ = _Climb(tokens, self).parse(0)
         return node
 
-    def operand(self, e: Any) -> ir.Expr:
+    def operand(self, e: Any, f: dict[str, Any]) -> ir.Expr:
         """An atom and its `.member` / `[index]` trailers (prefixes are the caller's)."""
-        result = self.expr(e.base)
-        for t in e.trailers:
-            span = self.between(e._tx_position, t._tx_position_end)
-            if t.member:
-                result = ir.Member(span, result, t.member)
+        result = self.expr(f["base"])
+        for t in f.get("trailers", []):
+            span = self.between(e.position, _end(t))
+            trailer = _fields(t)
+            if "member" in trailer:
+                result = ir.Member(span, result, trailer["member"])
             else:
-                result = ir.Index(span, result, self.expr(t.index))
+                result = ir.Index(span, result, self.expr(trailer["index"]))
         return result
 
     def x_Paren(self, e: Any) -> ir.Expr:
-        return self.expr(e.expr)
+        return self.expr(_fields(e)["expr"])
 
     def x_ListLit(self, e: Any) -> ir.Expr:
-        return ir.ListExpr(self.span(e), [self.expr(x) for x in e.items])
+        return ir.ListExpr(self.span(e), [self.expr(x) for x in _fields(e).get("items", [])])
 
     def x_NameAtom(self, e: Any) -> ir.Expr:
-        if e.call is None:
-            return ir.Var(self.span(e), e.name)
-        start = e._tx_position
-        return ir.Call(self.between(start, start + len(e.name)), e.name, [self.expr(x) for x in e.call.args])
+        f = _fields(e)
+        name = f["name"]
+        if "call" not in f:
+            return ir.Var(self.span(e), name)
+        args = _fields(f["call"]).get("args", [])
+        return ir.Call(self.between(e.position, e.position + len(name)), name, [self.expr(x) for x in args])
 
     def literal(self, e: Any) -> ir.Lit:
         return self.expr(e)  # type: ignore[return-value]
 
     def x_NumberLit(self, e: Any) -> ir.Expr:
-        text = e.value
+        text = e[0][0].value
         if text[-1] in _UNIT_SECONDS:
             seconds = self.int_value(text[:-1], e) * _UNIT_SECONDS[text[-1]]
             if seconds > 86400 * MAX_DURATION_DAYS:
@@ -388,9 +589,15 @@ class _Lower(Reporter):
         return ir.Lit(self.span(e), "str", self.text_of(e)[0])
 
     def x_WordLit(self, e: Any) -> ir.Expr:
-        if e.value in ("null", "None"):
+        word = e[0][0].value
+        if word in ("null", "None"):
             return ir.Lit(self.span(e), "null", None)
-        return ir.Lit(self.span(e), "bool", e.value.lower() == "true")
+        return ir.Lit(self.span(e), "bool", word.lower() == "true")
+
+
+def _name(node: Any) -> str:
+    """The name of an Id node, normalized."""
+    return normalize_name(node[0][0].value)
 
 
 _BINARY_NAMES = {"||": "or", "&&": "and"}

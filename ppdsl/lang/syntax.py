@@ -1,7 +1,7 @@
 """The grammar and its syntax errors: reading grammar/ppflow.tx (the keywords,
 the string pattern and the words that start a statement come from it, checked
-on import), building textX metamodels from it, and turning textX's
-"expected ..." into a readable diagnostic."""
+on import), building textX metamodels and their Arpeggio parsers from it, and
+turning Arpeggio's "expected ..." into a readable diagnostic."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import difflib
 import re
 import sys
 import unicodedata
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -98,6 +99,84 @@ def normalize_name(name: str) -> str:
 metamodel = cache(build_metamodel)  # ppdsl's own parser, one per root
 
 
+def parse_tree(text: str, root: str = "Program") -> Any:
+    """The Arpeggio parse tree of `text` from the parser textX built for
+    `root`; a syntax error raises Arpeggio's NoMatch. Each rule node lists its
+    assignments as `__asgn_*` nodes whose rule has the attribute's name in
+    `_attr_name`."""
+    from textx.exceptions import TextXSyntaxError
+
+    try:
+        return with_depth(lambda: metamodel(root)._parser_blueprint.clone().parse(text))
+    except TextXSyntaxError as err:
+        raise err.__cause__ from None  # textX wraps the NoMatch, which has the position
+
+
+@cache
+def abstract_rules() -> frozenset[str]:
+    """Rules that only choose another rule, such as Stmt: their node wraps the chosen one."""
+    return frozenset(cls.__name__ for cls in metamodel() if cls._tx_type == "abstract")
+
+
+@cache
+def repeated_attrs() -> frozenset[tuple[str, str]]:
+    """(rule, attribute) pairs that hold a list, `a=X` inside a repetition too (`('alias' aliases=Text)*`)."""
+    return frozenset(
+        (cls.__name__, name)
+        for cls in metamodel()
+        for name, attr in getattr(cls, "_tx_attrs", {}).items()
+        if attr.mult in ("0..*", "1..*")
+    )
+
+
+_NOT_SPACE = re.compile(r"[^\t\n\r ]")  # Arpeggio's whitespace
+
+
+def top_items(text: str, start: int = 0, stop: Optional[int] = None) -> Iterator[Any]:
+    """The parse trees of a file's top-level items, parsed one at a time and
+    in order, so that only one is alive at a time: from `start` on, or those
+    before `stop`, where an item must start (ValueError if none does). They
+    are the nodes that parsing the whole file with the Program rule would
+    give; a syntax error raises that parse's NoMatch (see _whole_file_error)."""
+    from arpeggio import NoMatch
+
+    mm = metamodel()
+    item = mm["TopItem"]._tx_peg_rule
+    p = mm._parser_blueprint.clone()
+    p.input, p.file_name, p.line_ends = text, None, []
+    previous, pos = start, start
+    while (found := _NOT_SPACE.search(text, pos)) is not None:
+        if stop is not None and found.start() >= stop:
+            if found.start() > stop:
+                raise ValueError(f"no top-level item starts at offset {stop}")
+            return
+        # Arpeggio notes where skipped comments end at every position; there are
+        # none (prescan blanked them), so a fresh dict per item only saves memory
+        p.position, p.nm, p.comment_positions = found.start(), None, {}
+        try:
+            node = with_depth(lambda: item.parse(p))
+        except NoMatch:
+            raise _whole_file_error(text, previous) from None
+        previous, pos = found.start(), p.position
+        yield node
+
+
+def _whole_file_error(text: str, previous: int) -> Any:
+    """The NoMatch of the whole file's parse, when the item after the one at
+    `previous` fails. Parsing from `previous` on gives the same: the furthest
+    failure decides, and attempts after an item look at most into the next one
+    (`on failure` after an action), so nothing before `previous` reaches the
+    failing item. Text before `previous` is blanked to keep offsets."""
+    from arpeggio import NoMatch
+
+    for start in (previous, 0):
+        try:
+            parse_tree(" " * start + text[start:])
+        except NoMatch as err:
+            return err
+    raise AssertionError("the item failed alone but not in the file")
+
+
 # --------------------------------------------------------------- syntax errors
 
 _WORDS = {
@@ -128,15 +207,15 @@ _LITERAL_WORDS = {"a number", "a string", "true, false or null", "'('", "'['", "
 
 
 def syntax_diagnostic(err: Any, source: Source, offset: int = 0, template: bool = False) -> Diagnostic:
-    """E001 for textX's error `err`; `offset` places an error inside a template expression."""
+    """E001 for Arpeggio's NoMatch `err`; `offset` places an error inside a template expression."""
     text = source.text
-    pos = offset if offset else source.index.offset(err.line, err.col)
+    pos = offset if offset else err.position
     found_m = _TOKEN.match(text, pos) if pos < len(text) else None
     found = found_m.group() if found_m else None
     if found is None:  # at the end: point just after the last token
         pos = len(text.rstrip())
     expected: list[str] = []
-    for rule in err.expected_rules or []:
+    for rule in err.rules:
         word = _describe(rule)
         if template and word in ("';'", "the end"):
             continue  # the separator of the batch parse, not the user's
