@@ -10,12 +10,8 @@ tiny file (imports, grammar), timed inside the process; its memory column is
 the process's peak (and a helper process's, if one ran), the per-flow column
 the peak above the warm-up peak. A cold run is the real `ppdsl run` console
 script with an empty cache directory: start, compile, cache write and one
-event, timed from outside. Times are wall clock; the CPU column (the process
-and its helpers) and the load average show how busy the machine was.
-
-From 1 MB on, a helper process lowers part of the file (and compiles part of
-the generated module); "no helper process" is the check done by one process,
-what a machine without a free core gets.
+event, timed from outside, beside `ppdsl check` timed the same way. Times are
+wall clock; the CPU column and the load average show how busy the machine was.
 """
 
 from __future__ import annotations
@@ -82,30 +78,26 @@ def big_file(n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _usage() -> tuple[float, float, float]:
-    """CPU seconds of this process and its finished children, its peak MB, its largest child's peak MB."""
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-    return cpu, me.ru_maxrss / 1024, kids.ru_maxrss / 1024  # KB on Linux
+def _usage() -> tuple[float, float]:
+    """CPU seconds and peak MB of this process."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    return me.ru_utime + me.ru_stime, me.ru_maxrss / 1024  # KB on Linux
 
 
-def child_check(path: str, one_process: bool) -> None:
+def child_check(path: str) -> None:
     """In a fresh process: warm up, then time compile_source(emit=False)."""
     from ppdsl.build.pipeline import compile_source
-    from ppdsl.lang import lower
 
-    if one_process:
-        lower.PARALLEL_BYTES = 10**12  # no helper process
     compile_source(big_file(2), "warm.ppflow", emit=False)
-    cpu0, base, _ = _usage()
+    cpu0, base = _usage()
     text = Path(path).read_text(encoding="utf-8")
     start = time.perf_counter()
     result = compile_source(text, path, emit=False)
     elapsed = time.perf_counter() - start
-    cpu, peak, helper = _usage()
+    cpu, peak = _usage()
     errors = [d for d in result.diagnostics if d.is_error]
     assert not errors, errors[0]
-    print(json.dumps({"time": elapsed, "cpu": cpu - cpu0, "peak_mb": peak, "base_mb": base, "helper_mb": helper}))
+    print(json.dumps({"time": elapsed, "cpu": cpu - cpu0, "peak_mb": peak, "base_mb": base}))
 
 
 def _spawn(argv: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
@@ -123,9 +115,9 @@ def _spawn(argv: list[str], env: dict[str, str]) -> tuple[float, float, float, s
     return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text
 
 
-def measure_check(path: str, repeat: int, one_process: bool = False) -> dict:
+def measure_check(path: str, repeat: int) -> dict:
     """The fastest of `repeat` fresh processes."""
-    argv = [sys.executable, __file__, "--child-check", path] + ["--one-process"] * one_process
+    argv = [sys.executable, __file__, "--child-check", path]
     runs = [json.loads(_spawn(argv, dict(os.environ))[3]) for _ in range(repeat)]
     return min(runs, key=lambda r: r["time"])
 
@@ -158,23 +150,22 @@ def run(sizes: tuple[int, ...] = SIZES, cli: bool = True, repeat: int = 1) -> li
             size = os.path.getsize(path)
             r = checks[n] = measure_check(path, repeat)
             per_kb = (r["peak_mb"] - r["base_mb"]) * 1024 / n
-            helper = f", helper {r['helper_mb']:.0f} MB" if r["helper_mb"] > 1 else ""
             detail = (
-                f"{r['peak_mb']:5.0f} MB peak{helper}  cpu {r['cpu']:5.1f} s  {r['time'] / n * 1e3:5.3f} ms/flow"
+                f"{r['peak_mb']:5.0f} MB peak  cpu {r['cpu']:5.1f} s  {r['time'] / n * 1e3:5.3f} ms/flow"
                 f"  {per_kb:4.1f} KB/flow  ({size / 1e6:.1f} MB file)"
             )
             rows.append((f"check, {n} flows", r["time"], detail))
         if cli:
             n = max(sizes)
             path = os.path.join(tmp, f"big{n}.ppflow")
-            r = measure_check(path, repeat, one_process=True)
-            detail = f"{r['peak_mb']:5.0f} MB peak  cpu {r['cpu']:5.1f} s  {r['time'] / n * 1e3:5.3f} ms/flow"
-            rows.append((f"check, {n} flows, no helper process", r["time"], detail))
-            t, cpu, peak = measure_cli(path, ["check"], repeat)
-            rows.append((f"`ppdsl check`, {n} flows (process)", t, f"{peak:5.0f} MB peak  cpu {cpu:5.1f} s"))
+            check_t, check_cpu, peak = measure_cli(path, ["check"], repeat)
+            detail = f"{peak:5.0f} MB peak  cpu {check_cpu:5.1f} s"
+            rows.append((f"`ppdsl check`, {n} flows (process)", check_t, detail))
             t, cpu, peak = measure_cli(path, ["run", "--event", EVENT, "--at", "1795593600", "--json"], repeat)
-            ratio = t / checks[n]["time"]
-            detail = f"{peak:5.0f} MB peak  cpu {cpu:5.1f} s  {ratio:.2f}x check"
+            detail = (
+                f"{peak:5.0f} MB peak  cpu {cpu:5.1f} s  {t / checks[n]['time']:.2f}x check,"
+                f" {t / check_t:.2f}x `ppdsl check` (cpu {cpu / check_cpu:.2f}x)"
+            )
             rows.append((f"cold `ppdsl run`, {n} flows (process)", t, detail))
     return rows
 
@@ -185,10 +176,9 @@ def main() -> int:
     parser.add_argument("--no-cli", action="store_true", help="only the in-process checks")
     parser.add_argument("--repeat", type=int, default=1, help="the fastest of N runs of each")
     parser.add_argument("--child-check", metavar="FILE", help=argparse.SUPPRESS)
-    parser.add_argument("--one-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_check:
-        child_check(args.child_check, args.one_process)
+        child_check(args.child_check)
         return 0
     sizes = tuple(int(s) for s in args.sizes.split(","))
     print(f"load average before: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")

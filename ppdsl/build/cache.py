@@ -104,8 +104,7 @@ def compile_module(text: str, path: str) -> Code:
     """The code of a generated module. A big one (25,000 flows make 25 MB)
     is compiled in pieces of about PIECE_LINES lines, cut before top-level
     `def`s: one compile() of it takes 2 GB and twice the time. Each piece is
-    padded with empty lines, so line numbers stay those of the file. A
-    helper process compiles the second half of the pieces, when it can."""
+    padded with empty lines, so line numbers stay those of the file."""
     if text.count("\n") < 2 * PIECE_LINES or "from __future__" in text:
         return (compile(text, path, "exec"),)
     pieces = []  # (first line, start, end)
@@ -116,17 +115,7 @@ def compile_module(text: str, path: str) -> Code:
             pieces.append((line, begin, cut))
             begin, line, lines = cut, line + lines, 0
 
-    def compiled(part: list[tuple[int, int, int]]) -> list[types.CodeType]:
-        return [compile("\n" * line + text[begin:end], path, "exec") for line, begin, end in part]
-
-    from ..lang import forked
-
-    half = len(pieces) // 2
     try:
-        with forked.helper(lambda out: marshal.dump(compiled(pieces[half:]), out)) as pipe:
-            code = compiled(pieces[:half])
-            code += marshal.load(pipe) if pipe else compiled(pieces[half:])
-    except (SyntaxError, EOFError, ValueError, TypeError, forked.HelperFailed):
-        # a cut inside a string (not in code ppdsl generates), or the helper failed
+        return tuple(compile("\n" * line + text[begin:end], path, "exec") for line, begin, end in pieces)
+    except SyntaxError:  # a cut inside a string (not in code ppdsl generates)
         return (compile(text, path, "exec"),)
-    return tuple(code)

@@ -117,7 +117,7 @@ class CodeGenerator:
         if node is None:
             self.lines.append("    " * self.depth + code)
             return
-        line, col = node.span.line, node.span.col
+        line, col = node.span.source.index.line_col(node.span.start)
         self.lines.append(f"{'    ' * self.depth}{code}  # {self.source_name}:{line}")
         self.origins.append((len(self.lines), line, col, kind))
 
@@ -457,8 +457,9 @@ class TooDeep(Exception):
 def check_nesting(code: str) -> None:
     """Raise TooDeep (with the .ppflow line) for a generated line that CPython
     could not parse. Only lines with many brackets are tokenized."""
+    least = PYTHON_MAX_NESTING - 20
     for text in code.splitlines():
-        if sum(text.count(c) for c in "([{") < PYTHON_MAX_NESTING - 20:
+        if len(text) < least or sum(text.count(c) for c in "([{") < least:
             continue
         depth = deepest = 0
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):

@@ -9,18 +9,13 @@ syntax diagnostic; everything semantic is left to `ppdsl.lang.check`.
 
 from __future__ import annotations
 
-import copyreg
-import operator
-import pickle
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import fields, is_dataclass
-from functools import cache
+from collections.abc import Iterator
 from typing import Any, Optional, Union
 
-from . import forked, ir
+from . import ir
 from . import messages as m
-from .diagnostics import Diagnostic, Label, Reporter, SyntaxProblem, diagnostic
+from .diagnostics import Diagnostic, Reporter, SyntaxProblem, diagnostic
 from .messages import MAX_BRACKETS, MAX_DIGITS, MAX_DURATION_DAYS
 from .source import decode_string, prescan, typographic_quote
 from .span import Source, Span
@@ -29,108 +24,17 @@ from .syntax import abstract_rules, normalize_name, parse_tree, repeated_attrs, 
 # --------------------------------------------------------------- text → IR
 
 
-PARALLEL_BYTES = 1_000_000  # from this size on, a helper process lowers half of the file (forked.py)
-
-
 def parse(source: Source) -> tuple[ir.Program, list[Diagnostic]]:
     """Parse a whole file into IR and the diagnostics found while lowering it
     (string escapes, templates). A syntax error raises SyntaxProblem."""
     scan = prescan(source)
-    lower = _lower_in_two(source, scan.text) if len(scan.text) >= PARALLEL_BYTES else None
-    if lower is None:
-        lower = _Lower(source)
-        for node in lower.items(scan.text):
-            lower.item(node)
+    lower = _Lower(source)
+    for node in lower.items(scan.text):
+        lower.item(node)
     lower.program.comments = scan.comments
     lower.diags[:0] = scan.warnings
     lower.parse_templates()
     return lower.program, lower.diags
-
-
-_FLOW_LINE = re.compile(r"^flow\s", re.M)
-
-
-def _lower_in_two(source: Source, text: str) -> Optional[_Lower]:
-    """Lower a big file's first part here while a helper process lowers the
-    rest and sends its IR back pickled; together they give what one process
-    gives. The parts meet at a line that starts with `flow`, which must be
-    where an item starts. None when there is no helper, or anything goes
-    wrong (a syntax error too): then one process does it all, and reports
-    errors exactly."""
-    found = _FLOW_LINE.search(text, len(text) // 2)
-    if found is None or not forked.available():
-        return None
-    split = found.start()
-
-    def rest(out: Any) -> None:
-        half = _Lower(source)
-        for node in half.items(text, split):
-            half.item(node)
-        _Pickler(out).dump((half.program, half.diags, half.pending))
-
-    try:
-        with forked.helper(rest) as pipe:
-            if pipe is None:
-                return None
-            lower = _Lower(source)
-            for node in lower.items(text, 0, split):
-                lower.item(node)
-            lower.add(*_Unpickler(pipe, source).load())
-        return lower
-    except (SyntaxProblem, RecursionError, ValueError, EOFError, pickle.UnpicklingError, forked.HelperFailed):
-        return None
-
-
-class _Pickler(pickle.Pickler):
-    """Pickles a helper's IR: the Source (the whole file) and messages from
-    the registry go by reference; IR nodes, spans and diagnostics are made
-    again by their constructors (unpickled the default way, each would carry
-    a dict of its own: 2.5 times the memory; and fields the checker sets keep
-    their shared defaults)."""
-
-    def __init__(self, file: Any):
-        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
-        names = {id(v): k for k, v in vars(m).items() if isinstance(v, m.Message)}
-        self.dispatch_table = {
-            **copyreg.dispatch_table,
-            **_by_constructor(),
-            Source: lambda _source: (_source_of_file, ()),
-            m.Message: lambda msg: (_message, (names[id(msg)],)),
-        }
-
-
-@cache
-def _by_constructor() -> dict[type, Callable[[Any], tuple]]:
-    """For each dataclass the IR is made of, a reducer to its constructor's arguments."""
-    classes = [Span, Label, Diagnostic, *(c for c in vars(ir).values() if isinstance(c, type) and is_dataclass(c))]
-    return {cls: _reducer(cls) for cls in classes}
-
-
-def _reducer(cls: type) -> Callable[[Any], tuple]:
-    names = [f.name for f in fields(cls) if f.init]
-    get = operator.attrgetter(*names)
-    if len(names) == 1:
-        return lambda obj: (cls, (get(obj),))
-    return lambda obj: (cls, get(obj))
-
-
-def _message(name: str) -> m.Message:
-    return getattr(m, name)  # type: ignore[no-any-return]
-
-
-def _source_of_file() -> Source:
-    raise AssertionError("_Unpickler gives the Source")
-
-
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file: Any, source: Source):
-        super().__init__(file)
-        self.source = source
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) == (__name__, "_source_of_file"):
-            return lambda source=self.source: source  # not `self`: its memo would hold the IR in a cycle
-        return super().find_class(module, name)
 
 
 def parse_expression(text: str, start: int, source: Source, where: Optional[list[int]] = None) -> ir.Expr:
@@ -289,14 +193,14 @@ class _Lower(Reporter):
             return raw[1:-1], span, list(range(1, len(raw)))
         return value, span, offsets
 
-    def items(self, text: str, start: int = 0, stop: Optional[int] = None) -> Iterator[Any]:
-        """The nodes of the top-level items of `text` (the whole file's) from
-        `start`, or those before `stop`, for item(). A syntax error raises
-        SyntaxProblem; so does, at the end, an error that item() put off."""
+    def items(self, text: str) -> Iterator[Any]:
+        """The nodes of the top-level items of `text` (the whole file's), for
+        item(). A syntax error raises SyntaxProblem; so does, at the end, an
+        error that item() put off."""
         from arpeggio import NoMatch
 
         try:
-            for node in top_items(text, start, stop):
+            for node in top_items(text):
                 yield node[0]
         except NoMatch as err:
             raise SyntaxProblem(syntax_diagnostic(err, self.source)) from None
@@ -369,23 +273,6 @@ class _Lower(Reporter):
                 self.main.rules.append(rule)
         except (SyntaxProblem, RecursionError) as exc:
             self.problem = exc
-
-    def add(self, more: ir.Program, diags: list[Diagnostic], pending: list[tuple[list, int, str, list[int]]]) -> None:
-        """Add what another _Lower made of the items after ours."""
-        prog = self.program
-        prog.events += more.events
-        prog.agents += more.agents
-        prog.groups += more.groups
-        prog.fields += more.fields
-        prog.segments += more.segments
-        for flow in more.flows:
-            if flow.implicit and self.main is not None:
-                self.main.rules += flow.rules
-            else:
-                prog.flows.append(flow)
-                self.main = flow if flow.implicit else self.main
-        self.diags += diags
-        self.pending += pending
 
     def int_value(self, tok: str, where: Any) -> int:
         """An integer token; `where` is its Span or the node that holds it.

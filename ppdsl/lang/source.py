@@ -49,6 +49,10 @@ FULLWIDTH = {"＂": '"', "＇": "'", "，": ",", "（": "(", "）": ")", "［": 
              "＆": "&&", "｜": "||", "＃": "#"}  # fmt: skip
 
 
+# runs of characters prescan only lets pass: printable ASCII but for # " ' and brackets, and line ends
+_PLAIN = re.compile(r"[\t\n\r !$-&*-Z\\^-z|~]+")
+
+
 def prescan(source: Source) -> Scan:
     """Lexical checks textX can't phrase well (typographic and full-width
     punctuation, control characters, unclosed strings, nesting too deep to
@@ -61,6 +65,11 @@ def prescan(source: Source) -> Scan:
     comments: list[Span] = []
     warnings: list[Diagnostic] = []
     while i < n:
+        plain = _PLAIN.match(text, i)
+        if plain:
+            i = plain.end()
+            if i == n:
+                break
         ch = text[i]
         if ch == "#":
             j = text.find("\n", i)

@@ -10,7 +10,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Iterator
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any, Optional
@@ -132,33 +132,44 @@ def repeated_attrs() -> frozenset[tuple[str, str]]:
 _NOT_SPACE = re.compile(r"[^\t\n\r ]")  # Arpeggio's whitespace
 
 
-def top_items(text: str, start: int = 0, stop: Optional[int] = None) -> Iterator[Any]:
+def top_items(text: str) -> Iterator[Any]:
     """The parse trees of a file's top-level items, parsed one at a time and
-    in order, so that only one is alive at a time: from `start` on, or those
-    before `stop`, where an item must start (ValueError if none does). They
-    are the nodes that parsing the whole file with the Program rule would
-    give; a syntax error raises that parse's NoMatch (see _whole_file_error)."""
+    in order, so that only one is alive at a time. They are the nodes that
+    parsing the whole file with the Program rule would give (peg.py parses,
+    and Arpeggio again where it fails); a syntax error raises that parse's
+    NoMatch (see _whole_file_error)."""
     from arpeggio import NoMatch
 
     mm = metamodel()
-    item = mm["TopItem"]._tx_peg_rule
+    item, fast = mm["TopItem"]._tx_peg_rule, _fast_top_item()
     p = mm._parser_blueprint.clone()
     p.input, p.file_name, p.line_ends = text, None, []
-    previous, pos = start, start
+    previous = pos = 0
     while (found := _NOT_SPACE.search(text, pos)) is not None:
-        if stop is not None and found.start() >= stop:
-            if found.start() > stop:
-                raise ValueError(f"no top-level item starts at offset {stop}")
-            return
-        # Arpeggio notes where skipped comments end at every position; there are
-        # none (prescan blanked them), so a fresh dict per item only saves memory
-        p.position, p.nm, p.comment_positions = found.start(), None, {}
+        out: list[Any] = []
         try:
-            node = with_depth(lambda: item.parse(p))
-        except NoMatch:
-            raise _whole_file_error(text, previous) from None
-        previous, pos = found.start(), p.position
-        yield node
+            end = with_depth(partial(fast, text, found.start(), out))
+        except RecursionError:
+            end = -1
+        if end < 0:  # Arpeggio parses it again, to report the error
+            # Arpeggio notes where skipped comments end at every position; there are
+            # none (prescan blanked them), so a fresh dict per item only saves memory
+            p.position, p.nm, p.comment_positions = found.start(), None, {}
+            try:
+                out, end = [with_depth(lambda: item.parse(p))], p.position
+            except NoMatch:
+                raise _whole_file_error(text, previous) from None
+        previous, pos = found.start(), end
+        yield out[0]
+
+
+@cache
+def _fast_top_item() -> Any:
+    """peg.py's function for the TopItem rule."""
+    from .peg import compile_rule
+
+    mm = metamodel()
+    return compile_rule(mm["TopItem"]._tx_peg_rule, mm._parser_blueprint.ws)
 
 
 def _whole_file_error(text: str, previous: int) -> Any:
