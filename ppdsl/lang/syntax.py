@@ -132,23 +132,26 @@ def repeated_attrs() -> frozenset[tuple[str, str]]:
 _NOT_SPACE = re.compile(r"[^\t\n\r ]")  # Arpeggio's whitespace
 
 
+PEG_BYTES = 20_000  # smaller files are parsed by Arpeggio alone: that is faster than compiling peg.py's functions
+
+
 def top_items(text: str) -> Iterator[Any]:
     """The parse trees of a file's top-level items, parsed one at a time and
     in order, so that only one is alive at a time. They are the nodes that
-    parsing the whole file with the Program rule would give (peg.py parses,
-    and Arpeggio again where it fails); a syntax error raises that parse's
-    NoMatch (see _whole_file_error)."""
+    parsing the whole file with the Program rule would give (peg.py parses a
+    file of PEG_BYTES or more, and Arpeggio again where it fails); a syntax
+    error raises that parse's NoMatch (see _whole_file_error)."""
     from arpeggio import NoMatch
 
     mm = metamodel()
-    item, fast = mm["TopItem"]._tx_peg_rule, _fast_top_item()
+    item, fast = mm["TopItem"]._tx_peg_rule, _fast_top_item() if len(text) >= PEG_BYTES else None
     p = mm._parser_blueprint.clone()
     p.input, p.file_name, p.line_ends = text, None, []
     previous = pos = 0
     while (found := _NOT_SPACE.search(text, pos)) is not None:
         out: list[Any] = []
         try:
-            end = with_depth(partial(fast, text, found.start(), out))
+            end = with_depth(partial(fast, text, found.start(), out)) if fast else -1
         except RecursionError:
             end = -1
         if end < 0:  # Arpeggio parses it again, to report the error
