@@ -16,7 +16,6 @@ import os
 import re
 import sys
 import types
-from typing import Optional
 
 from ..engine.files import write_bytes_atomically
 from ..version import __version__
@@ -105,8 +104,7 @@ def compile_module(text: str, path: str) -> Code:
     """The code of a generated module. A big one (25,000 flows make 25 MB)
     is compiled in pieces of about PIECE_LINES lines, cut before top-level
     `def`s: one compile() of it takes 2 GB and twice the time. Each piece is
-    padded with empty lines, so line numbers stay those of the file. A
-    helper process compiles the second half of the pieces, when it can."""
+    padded with empty lines, so line numbers stay those of the file."""
     if text.count("\n") < 2 * PIECE_LINES or "from __future__" in text:
         return (compile(text, path, "exec"),)
     pieces = []  # (first line, start, end)
@@ -117,24 +115,7 @@ def compile_module(text: str, path: str) -> Code:
             pieces.append((line, begin, cut))
             begin, line, lines = cut, line + lines, 0
 
-    def compiled(part: list[tuple[int, int, int]]) -> list[types.CodeType]:
-        return [compile("\n" * line + text[begin:end], path, "exec") for line, begin, end in part]
-
-    from . import forked
-
-    half = len(pieces) // 2
-    second: Optional[list[types.CodeType]] = None
     try:
-        try:
-            with forked.helper(lambda out: marshal.dump(compiled(pieces[half:]), out)) as pipe:
-                first = compiled(pieces[:half])
-                if pipe is not None:
-                    try:
-                        second = marshal.load(pipe)
-                    except (EOFError, ValueError, TypeError):
-                        pass  # the helper failed (it raises HelperFailed)
-        except forked.HelperFailed:
-            second = None  # this process does the helper's part
-        return tuple(first + (second if second is not None else compiled(pieces[half:])))
+        return tuple(compile("\n" * line + text[begin:end], path, "exec") for line, begin, end in pieces)
     except SyntaxError:  # a cut inside a string (not in code ppdsl generates)
         return (compile(text, path, "exec"),)
