@@ -7,8 +7,7 @@
 Every measure runs in a fresh process, so its peak memory is that process's
 ru_maxrss. `check` is compile_source(emit=False) after a warm-up compile of a
 tiny file (imports, grammar), timed inside the process; its memory column is
-the process's peak (and a helper process's, if one ran), the per-flow column
-the peak above the warm-up peak. A cold run is the real `ppdsl run` console
+the process's peak, the per-flow column the peak above the warm-up peak. A cold run is the real `ppdsl run` console
 script with an empty cache directory: start, compile, cache write and one
 event, timed from outside, beside `ppdsl check` timed the same way. Times are
 wall clock; the CPU column and the load average show how busy the machine was.
