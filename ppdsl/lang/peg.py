@@ -1,7 +1,7 @@
 """A faster way to run the grammar's parser: the parsing expressions that
 textX builds from grammar/ppflow.tx are turned into Python source, one
 function per expression, which is compiled once. It gives the parse tree
-Arpeggio would give (see Node and Leaf) for input that parses, about four
+Arpeggio would give (see Node and Leaf) for input that parses, about six
 times faster: Arpeggio interprets the expressions, with memoization,
 debugging and error bookkeeping at every step. It does no error reporting:
 when it fails, syntax.py lets Arpeggio parse the same text, which reports the
@@ -9,7 +9,8 @@ error as always. The grammar stays the only copy of the syntax.
 
 Only the expressions this grammar uses are supported (sequences, ordered
 choices, optionals, repetitions with or without separators, string and
-regex matches); compile_rule raises TypeError on any other.
+regex matches); compile_rule raises TypeError on any other (and syntax.py
+then parses with Arpeggio alone; tests/lang/test_peg.py fails).
 
 Each function is `pN(text, pos, out) -> end`: it matches at `pos`, appends
 what it matched to `out` (flat: Arpeggio's lists are flattened at rule
@@ -18,8 +19,8 @@ nodes anyway) and returns where it ended, or -1 (then `out` is as before)."""
 from __future__ import annotations
 
 import re
-from typing import Any
 from collections.abc import Callable
+from typing import Any
 
 from arpeggio import OneOrMore, Optional, OrderedChoice, RegExMatch, Sequence, StrMatch, ZeroOrMore
 

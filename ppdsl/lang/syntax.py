@@ -154,7 +154,7 @@ def top_items(text: str) -> Iterator[Any]:
             end = with_depth(partial(fast, text, found.start(), out)) if fast else -1
         except RecursionError:
             end = -1
-        if end < 0:  # Arpeggio parses it again, to report the error
+        if end < 0:  # Arpeggio parses it: a small file, or an error peg.py doesn't report
             # Arpeggio notes where skipped comments end at every position; there are
             # none (prescan blanked them), so a fresh dict per item only saves memory
             p.position, p.nm, p.comment_positions = found.start(), None, {}
@@ -168,11 +168,14 @@ def top_items(text: str) -> Iterator[Any]:
 
 @cache
 def _fast_top_item() -> Any:
-    """peg.py's function for the TopItem rule."""
+    """peg.py's function for the TopItem rule; None if the grammar uses what peg.py can't run."""
     from .peg import compile_rule
 
     mm = metamodel()
-    return compile_rule(mm["TopItem"]._tx_peg_rule, mm._parser_blueprint.ws)
+    try:
+        return compile_rule(mm["TopItem"]._tx_peg_rule, mm._parser_blueprint.ws)
+    except TypeError:
+        return None
 
 
 def _whole_file_error(text: str, previous: int) -> Any:
