@@ -125,8 +125,12 @@ def replay(
         click.echo(f"error: {printable(str(exc))}", err=True)
         sys.exit(2)
     except OSError as exc:
-        click.echo(f"error: {printable(exc.filename or '')}: {exc.strerror or exc}", err=True)
+        click.echo(f"error: {printable(str(exc.filename or ''))}: {exc.strerror or exc}", err=True)
         sys.exit(2)
+    except KeyboardInterrupt:
+        done = "what was committed stays; run the same command again to go on" if store else "nothing was kept"
+        click.echo(f"\ninterrupted: {done}", err=True)
+        sys.exit(130)
     finally:
         if show is not None:
             show(None)

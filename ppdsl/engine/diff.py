@@ -77,9 +77,7 @@ def diff(
     }
 
 
-def _envelopes(
-    paths: Sequence[str], order: str, strict: bool, keys: Any
-) -> Iterator[tuple[tuple[str, int], Envelope]]:
+def _envelopes(paths: Sequence[str], order: str, strict: bool, keys: Any) -> Iterator[tuple[tuple[str, int], Envelope]]:
     """The history's valid envelopes, in the order a replay would take them."""
     loads = _loads()
     items = []

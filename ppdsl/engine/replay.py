@@ -111,8 +111,10 @@ def _loads() -> Callable[[bytes], Any]:
     """orjson when installed (an optional speed-up), with the standard
     library's reading of what orjson refuses (ints over 64 bits, say)."""
 
+    decode = json.JSONDecoder(parse_constant=_no_constant).decode
+
     def strict(line: bytes) -> Any:
-        return json.loads(line.decode("utf-8"), parse_constant=_no_constant)
+        return decode(line.decode("utf-8"))
 
     try:
         import orjson  # type: ignore[import-not-found,unused-ignore]
@@ -218,7 +220,7 @@ class Part:
             number = 0
             for number, line in lines:
                 if number <= done:
-                    self.summary.skipped += 1
+                    self.summary.skipped += self.part == 0  # every part reads every line: one counts them
                     continue
                 cursors[key] = {"lines": number}
                 item = self._item(source.name, number, line)
@@ -249,7 +251,7 @@ class Part:
         if self.store.cursor(done_key(self.order, identity)) is not None:
             done = len(items)  # an earlier replay of these files finished
         self.lines[identity] = 1
-        self.summary.skipped += min(done, len(items))
+        self.summary.skipped += min(done, len(items)) if self.part == 0 else 0
         for start in range(done, len(items), self.batch_size):
             chunk = items[start : start + self.batch_size]
             self._commit([(where, env) for _, _, where, env in chunk], {key: {"items": start + len(chunk)}}, None)
@@ -490,6 +492,9 @@ def _run_parts(
 def _part(
     sender: Any, rules: Ruleset, open_store: Callable[[], Store], paths: Sequence[str], settings: Any, fractions: Any
 ) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the parts
     part = settings["part"]
     try:
         store = open_store()
