@@ -12,7 +12,7 @@ import click
 
 from ..lang.printable import printable
 from .common import FILE
-from .output import json_bytes, write_stdout
+from .output import describe, json_bytes, write_stdout
 
 
 @click.command()
@@ -251,6 +251,4 @@ def _diff_text(report: dict[str, Any]) -> str:
 def _actions_text(actions: Any) -> str:
     if isinstance(actions, str):
         return printable(actions)
-    if not actions:
-        return "no actions"
-    return "; ".join(printable(", ".join(f"{k}={v}" for k, v in a.items() if k not in ("flow",))) for a in actions)
+    return printable("; ".join(describe(a) for a in actions) or "no actions")

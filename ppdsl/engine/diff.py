@@ -1,5 +1,6 @@
 """`ppdsl replay --diff`: one history through two versions of a flow, each
-with its own state in memory, and every event whose actions differ.
+with its own state in memory, and every event whose actions differ, with the
+first examples (one a visitor).
 
 Actions are compared without their `line` (an edit above a rule moves it
 without changing what it does); the counts per (flow, line, type) say
@@ -53,7 +54,7 @@ def diff(
             for n, outcome in enumerate((a, b)):
                 if outcome.status == APPLIED:
                     counts[n].update((x["flow"], x["line"], x["type"]) for x in outcome.result["actions"])
-            if len(examples) < EXAMPLES:
+            if len(examples) < EXAMPLES and all(e["visitor_id"] != envelope.visitor_id for e in examples):
                 event = envelope.payload["track_event"]
                 examples.append(
                     {

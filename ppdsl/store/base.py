@@ -54,7 +54,7 @@ class Store(Protocol):
 
     url: str
     sql_dialect: Optional[str]
-    """"sqlite" when `visitors()` takes a WHERE clause over the `state` column."""
+    """The SQL of `select()` ("sqlite"), or None for a store that filters in Python."""
 
     def load(self, visitor_ids: Collection[str]) -> dict[str, tuple[dict[str, Any], int]]:
         """The stored visitors among these ids: id -> (state, version)."""
@@ -72,14 +72,13 @@ class Store(Protocol):
         """A replay position committed with an earlier change, or None."""
         ...
 
-    def visitors(
-        self, where: Optional[tuple[str, list[Any]]] = None, limit: Optional[int] = None
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Every visitor (id, state), in id order; `where` only on SQL stores."""
+    def visitors(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every visitor (id, state), in id order. SQL stores also have
+        `select(decision, params)`, which filters inside the database (sql_dialect)."""
         ...
 
-    def count(self, where: Optional[tuple[str, list[Any]]] = None) -> int:
-        """How many visitors there are (that `where` selects, on SQL stores)."""
+    def count(self) -> int:
+        """How many visitors the store holds."""
         ...
 
     def close(self) -> None: ...

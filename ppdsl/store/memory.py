@@ -7,7 +7,7 @@ import threading
 from typing import Any, Optional
 from collections.abc import Collection, Iterator
 
-from .base import DEDUP_WINDOW, Change, Conflict, StoreError
+from .base import DEDUP_WINDOW, Change, Conflict
 
 
 class MemoryStore:
@@ -53,19 +53,11 @@ class MemoryStore:
     def cursor(self, key: str) -> Any:
         return self._cursors.get(key)
 
-    def visitors(
-        self, where: Optional[tuple[str, list[Any]]] = None, limit: Optional[int] = None
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        if where is not None:
-            raise StoreError("memory: has no SQL; filter in Python")
-        for n, visitor_id in enumerate(sorted(self._states)):
-            if limit is not None and n >= limit:
-                return
+    def visitors(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for visitor_id in sorted(self._states):
             yield visitor_id, self._states[visitor_id][0]
 
-    def count(self, where: Optional[tuple[str, list[Any]]] = None) -> int:
-        if where is not None:
-            raise StoreError("memory: has no SQL; filter in Python")
+    def count(self) -> int:
         return len(self._states)
 
     def close(self) -> None:

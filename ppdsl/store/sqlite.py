@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 from typing import Any, Optional
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 
 from .base import DEDUP_WINDOW, SCHEMA_VERSION, Change, Conflict, StoreError, dumps
 
@@ -154,22 +154,25 @@ class SQLiteStore:
             self._pruned_at = newest
             self._con.execute("DELETE FROM seen WHERE time < ?", (newest - self.window,))
 
-    def visitors(
-        self, where: Optional[tuple[str, list[Any]]] = None, limit: Optional[int] = None
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        clause, params = where if where is not None else ("1", [])
-        query = f"SELECT id, state FROM visitors WHERE {clause} ORDER BY id"
-        if limit is not None:
-            query += f" LIMIT {int(limit)}"
+    def visitors(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        for visitor_id, state in self._rows("SELECT id, state FROM visitors ORDER BY id", ()):
+            yield visitor_id, json.loads(state)
+
+    def select(self, decision: str, params: Sequence[Any]) -> Iterator[tuple[str, str, int]]:
+        """(id, state as JSON text, decision) of the rows where the SQL
+        expression `decision` (codegen/sql.py) gives 1 (selected) or 2 (to be
+        decided in Python), in id order."""
+        query = f"SELECT id, state, {decision} AS decision FROM visitors WHERE decision > 0 ORDER BY id"
+        yield from self._rows(query, params)
+
+    def count(self) -> int:
+        return int(self._read("SELECT count(*) FROM visitors", [])[0][0])
+
+    def _rows(self, query: str, params: Sequence[Any]) -> Iterator[Any]:
         try:
-            for visitor_id, state in self._con.execute(query, params):
-                yield visitor_id, json.loads(state)
+            yield from self._con.execute(query, params)
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path}: {_reason(exc)}") from None
-
-    def count(self, where: Optional[tuple[str, list[Any]]] = None) -> int:
-        clause, params = where if where is not None else ("1", [])
-        return int(self._read(f"SELECT count(*) FROM visitors WHERE {clause}", params)[0][0])
 
     def _read(self, query: str, params: list[Any]) -> list[Any]:
         try:
