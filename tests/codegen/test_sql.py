@@ -51,11 +51,22 @@ def check_agrees(f: VisitorFilter, states: list[Any]) -> dict[int, int]:
 
 # ------------------------------------------------------------------ generated states
 
-times = st.datetimes(
-    min_value=datetime(2026, 10, 1), max_value=datetime(2026, 12, 31), timezones=st.just(timezone.utc)
-).map(lambda d: d.replace(microsecond=0) if d.second % 2 else d)
+# values at and next to the boundaries that the generated expressions test
+OFFSETS = [timedelta(0), timedelta(hours=1), timedelta(hours=2), timedelta(days=1), timedelta(days=2)]
+OFFSETS += [timedelta(days=3), timedelta(days=7)]
+NUDGES = [timedelta(0), timedelta(microseconds=1), timedelta(microseconds=-1), timedelta(seconds=1)]
+times = st.one_of(
+    st.builds(
+        lambda o, sign, n: NOW + sign * o + n,
+        st.sampled_from(OFFSETS),
+        st.sampled_from([1, -1]),
+        st.sampled_from(NUDGES),
+    ),
+    st.datetimes(min_value=datetime(2026, 10, 1), max_value=datetime(2026, 12, 31), timezones=st.just(timezone.utc)),
+)
 time_texts = st.one_of(
     times.map(lambda d: d.replace(tzinfo=None).isoformat() + "Z"),  # canonical, with and without a fraction
+    times.map(lambda d: d.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"),
     times.map(lambda d: d.isoformat()),  # +00:00
     times.map(lambda d: d.strftime("%Y-%m-%d %H:%M:%S")),
     times.map(lambda d: str(int(d.timestamp()))),
@@ -71,33 +82,43 @@ time_texts = st.one_of(
     ),
 )
 texts = st.one_of(
-    st.sampled_from(["", "Beijing", "北京", "上海市", "😀", "a😀b", "x\x00y", "\u2028", "NaN", "ab", "Ab", "b"]),
+    st.sampled_from(["", "Beijing", "北京", "上海市", "😀", "a😀b", "x\x00y", "\u2028", "NaN", "a", "ab", "Ab", "Bei"]),
     st.text(alphabet=st.sampled_from("ab北😀\x00é\ud7ff\ue000"), max_size=4),
 )
 ints = st.one_of(
     st.integers(-3, 12),
-    st.sampled_from([2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 10**30, 2**53 + 1]),
+    st.sampled_from([-1, 0, 1, 8, 9, 999999999999999, 2**63 - 1, -(2**63), 2**63, -(2**63) - 1, 10**30, 2**53 + 1]),
 )
 floats = st.one_of(st.sampled_from([0.0, -0.0, 8.5, 8.0, 1e308, 0.1, float("nan"), float("inf")]), st.floats(-20, 20))
-scalars = st.one_of(st.none(), st.booleans(), ints, floats, texts, time_texts)
+scalars = st.one_of(st.none(), st.booleans(), ints, floats, texts, time_texts, time_texts)
 values = st.one_of(
     scalars,
     st.lists(st.one_of(st.none(), st.booleans(), st.integers(-2, 2), texts), max_size=3),
     st.dictionaries(texts, st.integers(0, 2), max_size=2),
 )
-KEYS = [
-    "event_count_1",
-    "event_count_2",
-    "event_first_time_1",
-    "event_last_time_2",
-    "user_city",
-    "user_fullname",
-    "is_anonymous_user",
-    "user_web_sessions",
-    "ent_user_createtime",
-    "extra_field_tags",
-]
-states = st.dictionaries(st.sampled_from(KEYS), values, max_size=6)
+canonical = times.map(lambda d: d.replace(tzinfo=None).isoformat() + "Z")
+
+
+def usually(typical: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Mostly values of the variable's own type, sometimes anything."""
+    return st.one_of(typical, typical, typical, values)
+
+
+states = st.fixed_dictionaries(
+    {},
+    optional={
+        "event_count_1": usually(ints),
+        "event_count_2": usually(ints),
+        "event_first_time_1": usually(canonical),
+        "event_last_time_2": usually(canonical),
+        "ent_user_createtime": usually(time_texts),
+        "user_city": usually(texts),
+        "user_fullname": usually(texts),
+        "is_anonymous_user": usually(st.booleans()),
+        "user_web_sessions": usually(ints),
+        "extra_field_tags": usually(st.lists(texts, max_size=3)),
+    },
+)
 state_lists = st.lists(states, min_size=1, max_size=12)
 
 # ------------------------------------------------------------------ generated expressions
@@ -177,6 +198,24 @@ expressions = st.recursive(
 )
 
 
+def _boundary_states() -> list[dict[str, Any]]:
+    """One variable set to a value at or next to a boundary the expressions test, for every variable."""
+    instants = [NOW + sign * o + n for o in OFFSETS for sign in (1, -1) for n in NUDGES]
+    stamps = [t.replace(tzinfo=None).isoformat() + "Z" for t in instants]
+    stamps += [t.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z" for t in instants[::3]]
+    stamps += ["2026-11-25T24:00:00Z", "2026-02-29T08:00:00Z", "2024-02-29T08:00:00Z", "0000-11-25T08:00:00Z"]
+    numbers = [-1, 0, 1, 7, 8, 9, 8.5, 999999999999999, 2**63, True, False, "8", None, [], {}]
+    words = ["", "Beijing", "北京", "Bei", "jing", "a", "x\x00y", "😀", "Li Lei 😀", 8, None, True, []]
+    pools = {"event_count_1": numbers, "event_count_2": numbers, "user_web_sessions": numbers}
+    pools.update({"event_first_time_1": stamps, "event_last_time_2": stamps, "ent_user_createtime": stamps})
+    pools.update({"user_city": words, "user_fullname": words, "is_anonymous_user": [True, False, 0, 1, "", None]})
+    pools["extra_field_tags"] = [[], ["a"], ["Beijing", 1], {"a": 1}, {}, "a", "Bei", None]
+    return [{key: value} for key, pool in pools.items() for value in pool]
+
+
+BOUNDARIES = _boundary_states()
+
+
 def compiled(text: str) -> VisitorFilter:
     try:
         return compile_filter(text, now=NOW)
@@ -195,7 +234,7 @@ def compiled(text: str) -> VisitorFilter:
 )
 @given(expressions, state_lists)
 def test_sql_selects_exactly_what_python_selects(text: str, visitors: list[dict[str, Any]]) -> None:
-    check_agrees(compiled(text), visitors)
+    check_agrees(compiled(text), visitors + BOUNDARIES)
 
 
 # ------------------------------------------------------------------ hand-picked cases
