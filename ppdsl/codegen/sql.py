@@ -23,6 +23,8 @@ another Dialect).
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional, Union
@@ -45,12 +47,17 @@ class SqlFilter:
 
     decision: str
     params: tuple[Any, ...]
+    # a necessary condition that an expression index can serve (None when there is none),
+    # and the indexes (DDL for the `visitors` table) that would serve it
+    prefilter: Optional[str] = None
+    indexes: tuple[str, ...] = ()
 
     def query(self, columns: str = "id, state", table: str = "visitors") -> tuple[str, tuple[Any, ...]]:
         """A SELECT of `columns` and, last, the decision (1 or 2) of every row
         that is selected or needs Python, in id order. `columns` and `table` are
         the caller's own SQL, never user input."""
-        text = f"SELECT {columns}, {self.decision} AS decision FROM {table} WHERE decision > 0 ORDER BY id"
+        where = "decision > 0" if self.prefilter is None else f"{self.prefilter} AND decision > 0"
+        text = f"SELECT {columns}, {self.decision} AS decision FROM {table} WHERE {where} ORDER BY id"
         return text, self.params
 
 
@@ -65,6 +72,15 @@ class Dialect:
         raise NotImplementedError
 
     def path(self, key: str) -> str:
+        raise NotImplementedError
+
+    def index_key(self, path: str) -> str:
+        """The value at `path` as an expression index can hold it for every row
+        (a state the database can't parse sorts above every number)."""
+        raise NotImplementedError
+
+    def index(self, table: str, key: str) -> str:
+        """DDL for an expression index on index_key of `key`."""
         raise NotImplementedError
 
     def json_type(self, path: str) -> str:
@@ -135,6 +151,13 @@ class SQLite(Dialect):
             raise NotPushable(f"the name {key!r} can't be a JSON path")
         return f"'$.\"{key}\"'"
 
+    def index_key(self, path: str) -> str:
+        return f"(CASE WHEN json_valid(state) THEN json_extract(state, {path}) ELSE 9e999 END)"
+
+    def index(self, table: str, key: str) -> str:
+        key_sql = self.index_key(self.path(key))
+        return f'CREATE INDEX IF NOT EXISTS "{table}_{key}" ON {table} {key_sql}'
+
     def json_type(self, path: str) -> str:
         return f"json_type(state, {path})"
 
@@ -142,10 +165,9 @@ class SQLite(Dialect):
         return f"json_extract(state, {path})"
 
     def row_unreadable(self) -> str:
-        # json.dumps writes NaN and Infinity, which JSON1 rejects, and JSON1 cuts text at \u0000;
-        # the instr() tests run first and are cheap, so json_type never sees such a state
-        odd = ("'NaN'", "'Infinity'", "'\\u0000'")
-        return " OR ".join([*(f"instr(state, {text})" for text in odd), "json_type(state) <> 'object'"])
+        # json.dumps writes NaN and Infinity, which JSON1 rejects, and JSON1 cuts text at \u0000
+        # JSON1 parses the state once per row and keeps it for the calls that follow
+        return "NOT json_valid(state) OR state GLOB '*\\u0000*' OR json_type(state) <> 'object'"
 
     def huge_integer(self, path: str) -> str:
         return f"typeof({self.value(path)}) = 'real'"
@@ -155,7 +177,8 @@ class SQLite(Dialect):
         head = f"[1-9]{d * 3}-[01]{d}-[0-3]{d}T[0-2]{d}:[0-5]{d}:[0-5]{d}"
         return (
             f"(({x} GLOB '{head}Z' OR {x} GLOB '{head}.{d * 6}Z')"
-            f" AND substr({x}, 12, 2) <= '23' AND date(julianday(substr({x}, 1, 10))) IS substr({x}, 1, 10))"
+            f" AND substr({x}, 12, 2) <= '23'"
+            f" AND (substr({x}, 9, 2) <= '28' OR date(julianday(substr({x}, 1, 10))) IS substr({x}, 1, 10)))"
         )
 
     def time_key(self, x: str) -> str:
@@ -250,7 +273,13 @@ def compile_filter(
     except RecursionError:
         raise NotPushable("it is nested too deeply") from None
     hard = [dialect.row_unreadable(), *dict.fromkeys(b.hard)]
-    return SqlFilter(f"(CASE WHEN {' OR '.join(hard)} THEN 2 WHEN {truth} THEN 1 ELSE 0 END)", tuple(b.params))
+    decision = f"(CASE WHEN {' OR '.join(hard)} THEN 2 WHEN {truth} THEN 1 ELSE 0 END)"
+    bound = b.lower_bound(e)
+    if bound is None:
+        return SqlFilter(decision, tuple(b.params))
+    key, low = bound
+    prefilter = f"{dialect.index_key(dialect.path(key))} >= {b.param(low)}"
+    return SqlFilter(decision, tuple(b.params), prefilter, (dialect.index("visitors", key),))
 
 
 @dataclass
@@ -511,6 +540,27 @@ class _Builder:
                 return replace(slot, shape=("to" if first else "from", k))
             if type(k) is timedelta and (e.op == "+" or first):
                 return replace(slot, shape=("plus" if e.op == "+" else "minus", k))
+        return None
+
+    def lower_bound(self, e: ir.Expr) -> Optional[tuple[str, int]]:
+        """(key, n) when every visitor the expression selects has a number
+        at `key` above n, with room for the database reading a float a little
+        differently: a top-level `v > c` or `v >= c` (in an `and`) for a number c,
+        where a missing key isn't selected. An index on the key can then find the candidates."""
+        for part in e.operands if isinstance(e, ir.BoolOp) and e.op == "and" else [e]:
+            if not (isinstance(part, ir.Compare) and len(part.ops) == 1):
+                continue
+            op, (left, right) = part.ops[0], part.operands
+            if op in ("<", "<="):
+                op, left, right = _FLIP[op], right, left
+            if op not in (">", ">=") or _is_const(left) or not _is_const(right):
+                continue
+            slot, c = self.value(left), self.evaluate(right)
+            if not (isinstance(slot, Slot) and not slot.time and slot.shape is None and type(c) in (int, float)):
+                continue
+            if c != c or abs(c) >= INT64 // 2 or self.test(op)(slot.default, c):
+                continue
+            return slot.key, math.floor(c) - 1
         return None
 
     # ----------------------------------------------------------- the CASE over JSON types
