@@ -57,7 +57,9 @@ class SqlFilter:
         that is selected or needs Python, in id order. `columns` and `table` are
         the caller's own SQL, never user input."""
         where = "decision > 0" if self.prefilter is None else f"{self.prefilter} AND decision > 0"
-        text = f"SELECT {columns}, {self.decision} AS decision FROM {table} WHERE {where} ORDER BY id"
+        # `+id`: sort the rows found rather than walk the table in id order, so that
+        # the planner is free to use an index on the prefilter (or scan the table in storage order)
+        text = f"SELECT {columns}, {self.decision} AS decision FROM {table} WHERE {where} ORDER BY +id"
         return text, self.params
 
 
@@ -258,6 +260,7 @@ _SQL_OPS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<=", "in": "in", "not in": "not in"}
 _TESTS = {"<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge", "==": "_eq", "!=": "_ne", "in": "_in", "not in": "_not_in"}
 _STAT_DEFAULTS = {"count": 0}
+_SHORT = 4000  # an operand of `and`/`or` up to this size is tested first, so that it can decide alone
 
 
 def compile_filter(
@@ -272,8 +275,11 @@ def compile_filter(
         truth = b.truth(e)
     except RecursionError:
         raise NotPushable("it is nested too deeply") from None
-    hard = [dialect.row_unreadable(), *dict.fromkeys(b.hard)]
-    decision = f"(CASE WHEN {' OR '.join(hard)} THEN 2 WHEN {truth} THEN 1 ELSE 0 END)"
+    # inside, 0 is false, 1 unknown (only Python can tell) and 2 true; outside, 1 is selected
+    # and 2 is "decide in Python", as SqlFilter says
+    decision = (
+        f"(CASE WHEN {dialect.row_unreadable()} THEN 2 ELSE (CASE {truth} WHEN 2 THEN 1 WHEN 1 THEN 2 ELSE 0 END) END)"
+    )
     bound = b.lower_bound(e)
     if bound is None:
         return SqlFilter(decision, tuple(b.params))
@@ -289,7 +295,6 @@ class _Builder:
     runtime: dict[str, Any]
     evaluate: Callable[[ir.Expr], Any]
     params: list[Any] = field(default_factory=list)
-    hard: list[str] = field(default_factory=list)
 
     def param(self, value: Any) -> str:
         self.params.append(value)
@@ -301,19 +306,21 @@ class _Builder:
     # ----------------------------------------------------------- truth
 
     def truth(self, e: ir.Expr) -> str:
-        """SQL that is 1 when Python's bool() of the value is true, else 0 (never NULL)."""
+        """Python's bool() of the value, in three values: SQL that is 2 (true),
+        0 (false) or 1 (only Python can tell, e.g. for a float). `and`, `or`
+        and `not` follow Kleene's logic, which is exact: a false operand makes
+        `and` false whatever the unknown ones are."""
         if isinstance(e, ir.BoolOp):
-            joiner = " AND " if e.op == "and" else " OR "
-            return "(" + joiner.join(self.truth(x) for x in e.operands) + ")"
+            return _and_or(e.op, [self.truth(x) for x in e.operands])
         if isinstance(e, ir.Unary) and e.op == "not":
-            return f"(NOT {self.truth(e.operand)})"
+            return f"(2 - {self.truth(e.operand)})"
         if isinstance(e, ir.Compare):
             return self.compare(e)
         if isinstance(e, ir.Call) and e.func in ("exists", "contains", "startswith", "endswith"):
             return self.call(e)
         value = self.value(e)
         if isinstance(value, Const):
-            return _bool_sql(bool(value.value))
+            return _k3(bool(value.value))
         if value.shape is not None:
             raise NotPushable("it tests a time difference for truth")
         return self.over(value, bool, self.truthy)
@@ -335,12 +342,12 @@ class _Builder:
         # a chain a < b <= c is every pair in turn (operands are pure)
         values = [self.value(x) for x in e.operands]
         parts = [self.pair(op, a, b) for op, a, b in zip(e.ops, values, values[1:], strict=False)]
-        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+        return _and_or("and", parts)
 
     def pair(self, op: str, a: Value, b: Value) -> str:
         test = self.test(op)
         if isinstance(a, Const) and isinstance(b, Const):
-            return _bool_sql(bool(test(a.value, b.value)))
+            return _k3(bool(test(a.value, b.value)))
         if isinstance(a, Slot) and isinstance(b, Slot):
             raise NotPushable("it compares two visitor values with each other")
         if isinstance(b, Slot):
@@ -353,28 +360,28 @@ class _Builder:
             if op in ("in", "not in"):
                 raise NotPushable(f"it uses '{op}' on a time difference")
             moved = self.moved(slot.shape)
-            self.overflow(slot)
+            out_of_range = self.overflow(slot)
             raw = self.unshape(slot.shape, op, c)
             raw_op, target = raw if raw is not None else (op, None)
             return self.over(
                 slot,
                 lambda v: test(moved(v), c),
                 lambda kind, x, _p: None if raw is None else self.against(kind, x, raw_op, target),
+                out_of_range,
             )
         if op in ("in", "not in"):
             return self.slot_in(op, slot, c)
         return self.over(slot, lambda v: test(v, c), lambda kind, x, _p: self.against(kind, x, op, c))
 
-    def overflow(self, slot: Slot) -> None:
-        """A time moved out of datetime's range is null in Python: such rows are decided there."""
+    def overflow(self, slot: Slot) -> Optional[str]:
+        """When a time moved out of datetime's range (null in Python) can occur: SQL that is true for such times."""
         assert slot.shape is not None
         form, k = slot.shape
         if form not in ("plus", "minus"):
-            return  # the difference of two times always fits a duration
+            return None  # the difference of two times always fits a duration
         shift = k if form == "plus" else -k
         d = self.dialect
-        path = d.path(slot.key)
-        t, x = d.json_type(path), d.time_key(d.value(path))
+        x = d.time_key(d.value(d.path(slot.key)))
         try:
             if shift > timedelta(0):
                 limit, test = datetime.max.replace(tzinfo=timezone.utc) - shift, ">"
@@ -382,7 +389,7 @@ class _Builder:
                 limit, test = datetime.min.replace(tzinfo=timezone.utc) - shift, "<"
         except OverflowError:
             raise NotPushable("a duration in it moves every time out of range") from None
-        self.hard.append(f"({t} = 'text' AND {x} {test} {self.param(time_key(limit))})")
+        return f"{x} {test} {self.param(time_key(limit))}"
 
     def moved(self, shape: tuple[str, Any]) -> PyTest:
         """The runtime's own arithmetic for a shaped time read."""
@@ -487,7 +494,7 @@ class _Builder:
         name = e.func
         helper: Callable[..., Any] = _exists if name == "exists" else self.runtime[FUNCTIONS[name].helper or ""]
         if all(isinstance(a, Const) for a in args):
-            return _bool_sql(bool(helper(*(_const(a) for a in args))))
+            return _k3(bool(helper(*(_const(a) for a in args))))
         if any(isinstance(a, Slot) and a.shape is not None for a in args):
             raise NotPushable(f"{name}() of a time difference")
         if name == "exists":
@@ -565,39 +572,36 @@ class _Builder:
 
     # ----------------------------------------------------------- the CASE over JSON types
 
-    def over(self, slot: Slot, py: PyTest, sql: SqlTest) -> str:
-        """A CASE over the JSON type of the slot's value: for each kind, SQL
-        from `sql(kind, x, path)`, or, when that is None (the outcome doesn't
-        depend on the value), `py` on a sample of the kind; for null, true,
-        false and a missing key, `py` on the value itself."""
+    def over(self, slot: Slot, py: PyTest, sql: SqlTest, unknown: Optional[str] = None) -> str:
+        """A CASE over the JSON type of the slot's value, in three values: for
+        each kind, SQL from `sql(kind, x, path)`, or, when that is None (the
+        outcome doesn't depend on the value), `py` on a sample of the kind; for
+        null, true, false and a missing key, `py` on the value itself. Values
+        SQL can't read as Python does are unknown, and so are times for which
+        `unknown` is true."""
         d = self.dialect
         path = d.path(slot.key)
         t, x = d.json_type(path), d.value(path)
 
-        def decide(kind: str, sample: Any) -> Result:
+        def decide(kind: str, sample: Any) -> str:
             r = sql(kind, x, path)
-            return bool(py(sample)) if r is None else r
+            return _k3(bool(py(sample)) if r is None else r)
 
-        arms: list[tuple[str, Result]] = []
+        arms: list[tuple[str, str]] = []
         if slot.time:
-            none = bool(py(None))
-            for kind in ("null", "true", "false", "array", "object"):
-                arms.append((kind, none))  # _dt gives null for them
-            for kind in ("integer", "real"):
-                self.hard.append(f"{t} = '{kind}'")  # epoch seconds, which Python reads as times
-            self.hard.append(f"({t} = 'text' AND NOT {d.canonical_time(x)})")
-            arms.append(("text", decide("time", self.now)))
+            none = _k3(bool(py(None)))
+            arms += [(kind, none) for kind in ("null", "true", "false", "array", "object")]  # _dt gives null
+            arms += [(kind, _k3(HARD)) for kind in ("integer", "real")]  # epoch seconds: Python reads them
+            odd = f"NOT {d.canonical_time(x)}" + (f" OR {unknown}" if unknown else "")
+            arms.append(("text", f"(CASE WHEN {odd} THEN 1 ELSE {decide('time', self.now)} END)"))
             return _case(t, arms, none)
-        arms += [("null", bool(py(None))), ("true", bool(py(True))), ("false", bool(py(False)))]
+        arms += [(kind, _k3(bool(py(v)))) for kind, v in (("null", None), ("true", True), ("false", False))]
         for kind in ("integer", "real", "text", "array", "object"):
             r = decide(kind, _SAMPLES[kind])
-            if r is HARD:
-                self.hard.append(f"{t} = '{kind}'")
-                r = False
-            elif kind == "integer" and isinstance(r, str):
-                self.hard.append(f"({t} = 'integer' AND {d.huge_integer(path)})")
+            if kind == "integer" and r not in ("0", "1", "2"):  # past 64 bits the database holds a float
+                r = f"(CASE WHEN {d.huge_integer(path)} THEN 1 ELSE {r} END)"
             arms.append((kind, r))
-        return _case(t, arms, bool(py(slot.default)))
+        return _case(t, arms, _k3(bool(py(slot.default))))
 
 
 def time_key(dt: datetime) -> str:
@@ -649,23 +653,33 @@ def _describe(e: ir.Expr) -> str:
     return "this expression"
 
 
-def _case(t: str, arms: list[tuple[str, Result]], missing: Result) -> str:
-    """CASE t WHEN 'kind' THEN ... ELSE (the missing key's outcome) END, without arms equal to the ELSE."""
-    else_sql = _result_sql(missing)
-    whens = [(k, _result_sql(r)) for k, r in arms]
-    whens = [(k, r) for k, r in whens if r != else_sql]
+def _case(t: str, arms: list[tuple[str, str]], otherwise: str) -> str:
+    """CASE t WHEN 'kind' THEN ... ELSE (a missing key's outcome) END, without arms equal to the ELSE."""
+    whens = [(k, r) for k, r in arms if r != otherwise]
     if not whens:
-        return else_sql
+        return otherwise
     body = " ".join(f"WHEN '{k}' THEN {r}" for k, r in whens)
-    return f"(CASE {t} {body} ELSE {else_sql} END)"
+    return f"(CASE {t} {body} ELSE {otherwise} END)"
 
 
-def _result_sql(r: Result) -> str:
+def _k3(r: Result) -> str:
+    """An outcome as three-valued SQL: 2 true, 0 false, 1 unknown; a SQL
+    condition (0 or 1, never NULL) becomes 0 or 2."""
+    if r is HARD:
+        return "1"
     if isinstance(r, bool):
-        return _bool_sql(r)
+        return "2" if r else "0"
     assert isinstance(r, str)
-    return f"({r})"
+    return f"(2 * ({r}))"
 
 
-def _bool_sql(b: bool) -> str:
-    return "1" if b else "0"
+def _and_or(op: str, parts: list[str]) -> str:
+    """Kleene's `and` (the least of 0 < 1 < 2) or `or` (the greatest). A leading
+    operand that decides alone skips the rest; it is written twice, the rest once."""
+    decided, pick = ("0", "min") if op == "and" else ("2", "max")
+    if len(parts) == 1:
+        return parts[0]
+    rest = _and_or(op, parts[1:])
+    if len(parts[0]) > _SHORT:
+        return f"{pick}({parts[0]}, {rest})"
+    return f"(CASE {parts[0]} WHEN {decided} THEN {decided} ELSE {pick}({parts[0]}, {rest}) END)"
