@@ -4,27 +4,26 @@ filtering.
 
 The SQL must select exactly what the Python evaluation selects. A JSON value
 in the state can be of any type, so every read of a visitor variable becomes
-a CASE over the value's JSON type, and each type gets the result that the
+a CASE over the value's JSON type, and each type gets the outcome that the
 runtime's rules give for it: a constant worked out here with the runtime's
-own functions (null, booleans, a missing key, lists against a number...), or
+own functions (null, booleans, a missing key, text against a number...), or
 a SQL comparison where SQL agrees with Python exactly (integers in 64 bits,
 text, canonical ISO times). Values where SQL could disagree (floats,
-integers past 64 bits, times in any other form, states SQLite can't parse)
-make the row's decision 2: "decide in Python". An expression that can't be
-written this way at all raises NotPushable with the reason.
+integers past 64 bits, times in any other form) are "unknown": the SQL is
+three-valued (Kleene's logic, which is exact), and a row whose outcome stays
+unknown, or whose state SQLite can't read, is decided by the Python
+predicate. An expression that can't be written this way at all raises
+NotPushable with the reason.
 
-The result is one SQL expression, `decision`: 0 (not selected), 1
-(selected) or 2 (evaluate the Python predicate on this row). Everything that
-comes from the user is a bound parameter; JSON paths are built only from
-checked identifiers. The dialect object holds every spelling that is
-particular to a database (SQLite's JSON1 here; PostgreSQL's JSONB can be
-another Dialect).
+Everything that comes from the user is a bound parameter; JSON paths are
+built only from checked identifiers. The dialect object holds every spelling
+that is particular to a database (SQLite's JSON1 here; PostgreSQL's JSONB
+can be another Dialect).
 """
 
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional, Union
