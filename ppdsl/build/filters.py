@@ -68,7 +68,10 @@ class VisitorFilter:
         """One line for --explain-plan: where the filter runs, and why."""
         if self.sql is None:
             return f"evaluated in Python: {self.reason}"
-        return "pushed down to SQLite (JSON1); rows SQL can't decide exactly are evaluated in Python"
+        plan = "pushed down to SQLite (JSON1); rows SQL can't decide exactly are evaluated in Python"
+        if self.sql.indexes:
+            plan += "; this index would serve it: " + "; ".join(self.sql.indexes)
+        return plan
 
     def select(self, connection: Connection, table: str = "visitors") -> Iterator[tuple[str, str]]:
         """(id, state JSON text) of every selected visitor of a table with the

@@ -400,3 +400,26 @@ def test_user_text_is_bound_never_spliced() -> None:
     assert "OR 1=1" not in f.sql.decision and "x'" not in f.sql.decision
     assert "x') OR 1=1 --" in f.sql.params
     check_agrees(f, [{"user_city": "x') OR 1=1 --"}, {"user_city": "y"}, {"user_fullname": "'a"}])
+
+
+def test_a_field_named_in_chinese_is_a_quoted_json_path(tmp_path: Any) -> None:
+    path = tmp_path / "cn.ppflow"
+    path.write_text('field 城市 string\nsegment 北京客户 = 城市 == "北京"\n', encoding="utf-8")
+    f = segment_filter(f"{path}:北京客户", now=NOW)
+    assert f.sql is not None and "'$.\"城市\"'" in f.sql.decision
+    assert check_agrees(f, [{"城市": "北京"}, {"城市": "上海"}, {}]) == {0: 2, 1: 1, 2: 0}
+
+
+def test_a_lower_bound_names_the_index_that_serves_it() -> None:
+    f = compile_filter("count(2) > 15 and now - last_time(2) < 3d", now=NOW)
+    assert f.sql is not None and f.sql.indexes == (
+        'CREATE INDEX IF NOT EXISTS "visitors_event_count_2" ON visitors '
+        "(CASE WHEN json_valid(state) THEN json_extract(state, '$.\"event_count_2\"') ELSE 9e999 END)",
+    )
+    assert "index" in f.plan
+    conn = table(CANONICAL + ODD)
+    conn.execute(f.sql.indexes[0])
+    query, params = f.sql.query()
+    assert "USING INDEX visitors_event_count_2" in str(conn.execute("EXPLAIN QUERY PLAN " + query, params).fetchall())
+    check_agrees(f, CANONICAL + ODD)
+    assert compile_filter("count(2) > -1", now=NOW).sql.indexes == ()  # a missing count (0) is selected
