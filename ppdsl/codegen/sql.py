@@ -24,6 +24,8 @@ can be another Dialect).
 from __future__ import annotations
 
 import math
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional, Union
@@ -132,6 +134,9 @@ class Dialect:
         """A string as a parameter; NotPushable when the driver can't send it."""
         return s
 
+    def verify(self, query: str, params: tuple[Any, ...]) -> None:
+        """NotPushable when the database would refuse the query (too deeply nested, say)."""
+
     def bytes_param(self, s: str) -> Any:
         return s
 
@@ -217,6 +222,15 @@ class SQLite(Dialect):
     def bytes_param(self, s: str) -> Any:
         return self.text_param(s).encode("utf-8")
 
+    def verify(self, query: str, params: tuple[Any, ...]) -> None:
+        # SQLite's parser has a small stack: compile the query, without running it, on an empty table
+        with closing(sqlite3.connect(":memory:")) as db:
+            db.execute("CREATE TABLE visitors (id TEXT PRIMARY KEY, state TEXT NOT NULL, version INTEGER NOT NULL)")
+            try:
+                db.execute("EXPLAIN " + query, params)
+            except sqlite3.Error as exc:
+                raise NotPushable(f"SQLite can't compile its SQL ({exc})") from None
+
 
 SQLITE = SQLite()
 
@@ -259,6 +273,7 @@ _SQL_OPS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _FLIP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<=", "in": "in", "not in": "not in"}
 _TESTS = {"<": "_lt", "<=": "_le", ">": "_gt", ">=": "_ge", "==": "_eq", "!=": "_ne", "in": "_in", "not in": "_not_in"}
 _STAT_DEFAULTS = {"count": 0}
+_ARGUMENTS = 64  # at most this many arguments to one min() or max()
 _SHORT = 4000  # an operand of `and`/`or` up to this size is tested first, so that it can decide alone
 
 
@@ -281,10 +296,13 @@ def compile_filter(
     )
     bound = b.lower_bound(e)
     if bound is None:
-        return SqlFilter(decision, tuple(b.params))
-    key, low = bound
-    prefilter = f"{dialect.index_key(dialect.path(key))} >= {b.param(low)}"
-    return SqlFilter(decision, tuple(b.params), prefilter, (dialect.index("visitors", key),))
+        result = SqlFilter(decision, tuple(b.params))
+    else:
+        key, low = bound
+        prefilter = f"{dialect.index_key(dialect.path(key))} >= {b.param(low)}"
+        result = SqlFilter(decision, tuple(b.params), prefilter, (dialect.index("visitors", key),))
+    dialect.verify(*result.query())
+    return result
 
 
 @dataclass
@@ -673,12 +691,20 @@ def _k3(r: Result) -> str:
 
 
 def _and_or(op: str, parts: list[str]) -> str:
-    """Kleene's `and` (the least of 0 < 1 < 2) or `or` (the greatest). A leading
-    operand that decides alone skips the rest; it is written twice, the rest once."""
-    decided, pick = ("0", "min") if op == "and" else ("2", "max")
+    """Kleene's `and` (the least of 0 < 1 < 2) or `or` (the greatest), flat
+    (SQLite's parser allows little nesting). The first operand is tested
+    alone first, so that it can decide without the others."""
     if len(parts) == 1:
         return parts[0]
-    rest = _and_or(op, parts[1:])
+    decided, pick = ("0", "min") if op == "and" else ("2", "max")
+    every = _flat(pick, parts)
     if len(parts[0]) > _SHORT:
-        return f"{pick}({parts[0]}, {rest})"
-    return f"(CASE {parts[0]} WHEN {decided} THEN {decided} ELSE {pick}({parts[0]}, {rest}) END)"
+        return every
+    return f"(CASE {parts[0]} WHEN {decided} THEN {decided} ELSE {every} END)"
+
+
+def _flat(pick: str, parts: list[str]) -> str:
+    """min() or max() of the parts, in groups that stay under SQLite's limit of arguments."""
+    while len(parts) > _ARGUMENTS:
+        parts = [_flat(pick, parts[i : i + _ARGUMENTS]) for i in range(0, len(parts), _ARGUMENTS)]
+    return f"{pick}({', '.join(parts)})" if len(parts) > 1 else parts[0]

@@ -423,3 +423,12 @@ def test_a_lower_bound_names_the_index_that_serves_it() -> None:
     assert "USING INDEX visitors_event_count_2" in str(conn.execute("EXPLAIN QUERY PLAN " + query, params).fetchall())
     check_agrees(f, CANONICAL + ODD)
     assert compile_filter("count(2) > -1", now=NOW).sql.indexes == ()  # a missing count (0) is selected
+
+
+def test_wide_filters_push_down_and_deep_ones_fall_back() -> None:
+    wide = compile_filter(" and ".join(f"count(2) > {i}" for i in range(150)), now=NOW)
+    assert wide.sql is not None, wide.reason
+    check_agrees(wide, CANONICAL + ODD)
+    deep = compile_filter("not " * 40 + "count(2) > 1", now=NOW)
+    assert deep.reason == "SQLite can't compile its SQL (parser stack overflow)"
+    check_agrees(deep, CANONICAL + ODD)
