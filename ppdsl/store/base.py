@@ -54,7 +54,7 @@ class Store(Protocol):
 
     url: str
     sql_dialect: Optional[str]
-    """The SQL of `select()` ("sqlite"), or None for a store that filters in Python."""
+    """The SQL of `execute()` ("sqlite"), or None for a store that filters in Python."""
 
     def load(self, visitor_ids: Collection[str]) -> dict[str, tuple[dict[str, Any], int]]:
         """The stored visitors among these ids: id -> (state, version)."""
@@ -74,7 +74,8 @@ class Store(Protocol):
 
     def visitors(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every visitor (id, state), in id order. SQL stores also have
-        `select(decision, params)`, which filters inside the database (sql_dialect)."""
+        `execute(query, params)` for read-only queries, so filters run inside
+        the database (see `sql_dialect`)."""
         ...
 
     def count(self) -> int:

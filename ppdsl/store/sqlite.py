@@ -158,12 +158,10 @@ class SQLiteStore:
         for visitor_id, state in self._rows("SELECT id, state FROM visitors ORDER BY id", ()):
             yield visitor_id, json.loads(state)
 
-    def select(self, decision: str, params: Sequence[Any]) -> Iterator[tuple[str, str, int]]:
-        """(id, state as JSON text, decision) of the rows where the SQL
-        expression `decision` (codegen/sql.py) gives 1 (selected) or 2 (to be
-        decided in Python), in id order."""
-        query = f"SELECT id, state, {decision} AS decision FROM visitors WHERE decision > 0 ORDER BY id"
-        yield from self._rows(query, params)
+    def execute(self, query: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+        """The rows of a read-only query over the store's tables: the filters
+        of `ppdsl visitors` (ppdsl/build/filters.py), with every user value bound."""
+        return self._rows(query, params)
 
     def count(self) -> int:
         return int(self._read("SELECT count(*) FROM visitors", [])[0][0])
