@@ -58,9 +58,9 @@ class SQLiteStore:
             raise StoreError(f"store {path} is read-only; ppdsl needs to write to it (ppdsl visitors only reads)")
         self._con = _connect(path, readonly, exists)
         try:
-            if exists:
+            if exists and (readonly or _schema_objects(self._con)):
                 self._check_schema()
-            else:
+            else:  # a new file, or one whose creation was killed before its tables were made
                 self._create()
             row = self._con.execute("SELECT value FROM meta WHERE key = 'newest'").fetchone()
             self._newest = float(row[0]) if row else float("-inf")
@@ -72,7 +72,7 @@ class SQLiteStore:
         con = self._con
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("BEGIN IMMEDIATE")
-        if con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:  # another process was first
+        if _schema_objects(con):  # another process was first
             con.execute("ROLLBACK")
             self._check_schema()
             return
@@ -227,6 +227,11 @@ def _reason(exc: sqlite3.Error) -> str:
     if "readonly" in text:
         return "the store is read-only"
     return text
+
+
+def _schema_objects(con: sqlite3.Connection) -> int:
+    """How many tables, indexes and views a database holds."""
+    return int(con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
 
 
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:
