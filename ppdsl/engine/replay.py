@@ -310,7 +310,7 @@ class Part:
             elif outcome.status == DUPLICATE:
                 summary.duplicate += 1
             else:
-                summary.reject(where, outcome.message)
+                self._reject(where, outcome.message)
         if self.progress is not None and source is not None:
             self.progress(min((self._bytes_before + source.position()) / self._bytes, 1.0))
 
