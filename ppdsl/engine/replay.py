@@ -10,6 +10,7 @@ part, reading every line but parsing only their own."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
@@ -54,8 +55,11 @@ class Summary:
     def reject(self, where: tuple[str, int], message: str) -> None:
         self.rejected += 1
         self.reasons[_DETAIL.sub("", _QUOTED.sub("'…'", message))] += 1
-        if len(self.errors) < SHOWN_ERRORS:
-            self.errors.append((where[0], where[1], message))
+        if len(self.errors) < SHOWN_ERRORS or where < self.errors[-1][:2]:
+            # by place, as merge() orders the parts' errors: a batch's lines rejected by the
+            # flow are found after those that didn't parse
+            bisect.insort(self.errors, (where[0], where[1], message))
+            del self.errors[SHOWN_ERRORS:]
 
     def merge(self, other: Summary) -> None:
         self.read += other.read
