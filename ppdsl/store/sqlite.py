@@ -67,6 +67,9 @@ class SQLiteStore:
         except sqlite3.DatabaseError as exc:
             self._con.close()
             raise StoreError(f"can't open store {path}: {exc}") from None
+        except StoreError:  # refused: close it, so a WAL store's -wal and -shm files go too
+            self._con.close()
+            raise
 
     def _create(self) -> None:
         con = self._con
