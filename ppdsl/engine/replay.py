@@ -195,7 +195,7 @@ class Part:
         return f"replay:{self.order}:{identity}:{self.jobs}:{self.part}"
 
     def _actions_key(self) -> str:
-        return f"actions:{self.order}:{set_identity(self.sources)}:{self.jobs}:{self.part}"
+        return actions_key(self.order, set_identity(self.sources), self.jobs, self.part)
 
     def run(self) -> Summary:
         started = time.perf_counter()
@@ -350,6 +350,11 @@ def set_identity(sources: Sequence[Source]) -> str:
     return f"{zlib.crc32(','.join(s.identity for s in sources).encode()):08x}{len(sources)}"
 
 
+def actions_key(order: str, identity: str, jobs: int, part: int) -> str:
+    """The cursor of how much of a part's actions file is committed (of --actions itself with one job)."""
+    return f"actions:{order}:{identity}:{jobs}:{part}"
+
+
 def done_key(order: str, identity: str) -> str:
     """The cursor that says a source (or, by time, a set of sources) was replayed to its end."""
     return f"replay:{order}:{identity}:done"
@@ -401,10 +406,18 @@ def replay(
             lines = part.lines
         else:
             summary, lines = _run_parts(rules, open_store, paths, order, jobs, actions, strict, batch, progress)
-            if actions is not None:
-                _merge_parts(actions, jobs)
         done = {done_key(order, identity): {"lines": n} for identity, n in lines.items()}
+        if jobs > 1 and actions is not None:  # the parts' actions after those merged before, then empty parts
+            identity = set_identity(identities)
+            merged = actions_key(order, identity, 1, 0)  # the one cursor of --actions itself, as with one job
+            size = _merge_parts(actions, jobs, (store.cursor(merged) or {}).get("offset", 0))
+            done[merged] = {"offset": size}
+            done.update({actions_key(order, identity, jobs, n): {"offset": 0} for n in range(jobs)})
         _commit_cursors(store, {**done, run_key: {"jobs": jobs, "finished": True}})
+        if jobs > 1 and actions is not None:
+            for n in range(jobs):  # only now: a replay killed before the commit merges them again
+                if os.path.exists(f"{actions}.part{n}"):
+                    os.unlink(f"{actions}.part{n}")
     finally:
         store.close()
     summary.seconds = time.perf_counter() - started
@@ -523,8 +536,9 @@ def _error(kind: str, message: str) -> Exception:
     return known.get(kind, ReplayError)(message)
 
 
-def _merge_parts(path: str, jobs: int) -> None:
-    """The parts' action files into one, in one process's order; then the parts go."""
+def _merge_parts(path: str, jobs: int, keep: int) -> int:
+    """The first `keep` bytes of the actions file, then the parts' action files
+    merged in one process's order; returns the new size."""
     import heapq
 
     from .files import write_bytes_atomically
@@ -535,9 +549,13 @@ def _merge_parts(path: str, jobs: int) -> None:
                 stamp, index, number, row = line.split(b"\t", 3)
                 yield (float(stamp), int(index), int(number)), row
 
+    try:
+        with open(path, "rb") as f:
+            before = f.read(keep)
+    except FileNotFoundError:
+        before = b""
     parts = [f"{path}.part{n}" for n in range(jobs)]
     merged = heapq.merge(*(rows(p) for p in parts if os.path.exists(p)), key=lambda r: r[0])
-    write_bytes_atomically(path, b"".join(row for _, row in merged))
-    for part in parts:
-        if os.path.exists(part):
-            os.unlink(part)
+    data = before + b"".join(row for _, row in merged)
+    write_bytes_atomically(path, data)
+    return len(data)
