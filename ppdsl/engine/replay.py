@@ -224,7 +224,7 @@ class Part:
             number = 0
             for number, line in lines:
                 if number <= done:
-                    self.summary.skipped += self.part == 0  # every part reads every line: one counts them
+                    self.summary.skipped += self._mine(line)  # every part reads every line: its own count
                     continue
                 cursors[key] = {"lines": number}
                 item = self._item(source.name, number, line)
@@ -264,11 +264,10 @@ class Part:
 
     def _item(self, name: str, number: int, line: bytes | BadLine) -> Optional[tuple[tuple[str, int], Envelope]]:
         """A line of this part as (where, envelope); a bad one is counted."""
-        if isinstance(line, BadLine):
-            if self.part == 0:  # a line that can't be read belongs to no visitor: part 0 counts it
-                self._reject((name, number), line.reason)
+        if not self._mine(line):
             return None
-        if self.jobs > 1 and partition(line, self.jobs) != self.part:
+        if isinstance(line, BadLine):
+            self._reject((name, number), line.reason)
             return None
         self.summary.read += 1
         parsed = parse_line(line, self.loads, self.keys)
@@ -276,6 +275,13 @@ class Part:
             self._reject((name, number), parsed)
             return None
         return (name, number), parsed
+
+    def _mine(self, line: bytes | BadLine) -> bool:
+        """Whether a line is this part's, by its visitor; a line that can't be read belongs
+        to no visitor: part 0 counts it."""
+        if isinstance(line, BadLine):
+            return self.part == 0
+        return self.jobs == 1 or partition(line, self.jobs) == self.part
 
     def _reject(self, where: tuple[str, int], reason: str) -> None:
         if isinstance(reason, str) and where is not None:
