@@ -315,3 +315,17 @@ def test_two_jobs_in_time_order_give_the_actions_of_one(rules, tmp_path):
     two = replay(rules, into("memory:"), [str(events)], actions=str(tmp_path / "two.jsonl"), order="time", jobs=2)
     assert same_summary(one, two)
     assert (tmp_path / "two.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_second_replay_with_jobs_keeps_the_actions_and_counts_each_line_once(rules, tmp_path, jobs):
+    events = [str(write(tmp_path / "h.jsonl", history(600, visitors=30)))]
+    actions = tmp_path / "actions.jsonl"
+    replay(rules, into(tmp_path / "s.db"), events, actions=str(actions), jobs=jobs)
+    written = actions.read_bytes()
+    assert written.count(b"\n") > 300  # clicks and views get a reply, signups none
+    again = replay(rules, into(tmp_path / "s.db"), events, actions=str(actions), jobs=jobs)
+    assert counts(again) == {"read": 0, "applied": 0, "duplicate": 0, "rejected": 0, "already_replayed": 600}
+    assert actions.read_bytes() == written
+    replay(rules, into(tmp_path / "s.db"), events, actions=str(actions), jobs=3 - jobs)
+    assert actions.read_bytes() == written
