@@ -479,7 +479,7 @@ def _run_parts(
     for part in range(jobs):
         receiver, sender = context.Pipe(duplex=False)
         settings = dict(order=order, jobs=jobs, part=part, actions=actions, strict=strict, batch=batch)
-        child = context.Process(target=_part, args=(sender, rules, open_store, paths, settings, fractions))
+        child = context.Process(target=_part, args=(sender, rules, open_store, paths, settings, fractions, os.getpid()))
         child.start()
         sender.close()
         children.append((child, receiver))
@@ -513,11 +513,18 @@ def _run_parts(
 
 
 def _part(
-    sender: Any, rules: Ruleset, open_store: Callable[[], Store], paths: Sequence[str], settings: Any, fractions: Any
+    sender: Any,
+    rules: Ruleset,
+    open_store: Callable[[], Store],
+    paths: Sequence[str],
+    settings: Any,
+    fractions: Any,
+    parent: int,
 ) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the parts
+    _die_with(parent)
     part = settings["part"]
     try:
         store = open_store()
@@ -533,6 +540,22 @@ def _part(
         sender.send(("error", type(exc).__name__, str(exc)))
     finally:
         sender.close()
+
+
+def _die_with(parent: int) -> None:
+    """A part must not outlive a replay killed with kill -9: the replay run again would
+    work beside it from the same cursors and apply lines without a message_id twice.
+    Linux ends the part with its parent (PR_SET_PDEATHSIG); other systems can't."""
+    import signal
+
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before this part could ask
+        os._exit(1)
 
 
 def _error(kind: str, message: str) -> Exception:
