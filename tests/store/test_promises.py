@@ -339,3 +339,44 @@ def test_replays_killed_at_random_moments_end_as_one_clean_run(kind, tmp_path, o
     assert dict(got.visitors()) == dict(want.visitors())
     assert sum(event_count(s) for _, s in got.visitors()) == 3000
     assert (crashed / "actions.jsonl").read_bytes() == (clean / "actions.jsonl").read_bytes()
+
+
+def _stat(pid: int) -> list[str]:
+    """A process's state and parent, from Linux's /proc; [] for one that is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]
+    except (OSError, IndexError):
+        return []
+
+
+def _running(pid: int) -> bool:
+    stat = _stat(pid)
+    return bool(stat) and stat[0] not in "ZX"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="only Linux ends a part with its parent")
+def test_the_parts_of_a_replay_killed_with_jobs_end_with_it(kind, tmp_path, opened):
+    """A part left running would work beside the replay started again, from the
+    same cursors, and apply lines without a message_id twice."""
+    if kind.url is None:
+        pytest.skip(f"{kind.name} lives in one process")
+    events = write(tmp_path / "history.jsonl", history(20_000, without_ids=1))
+    child = _replayer(kind.url(tmp_path), events, tmp_path / "actions.jsonl", 2)
+    parts: list[int] = []
+    while len(parts) < 2 and child.poll() is None:
+        parts = [
+            int(p.name)
+            for p in Path("/proc").iterdir()
+            if p.name.isdigit() and _stat(int(p.name))[1:] == [str(child.pid)]
+        ]
+    child.send_signal(signal.SIGKILL)
+    child.wait(60)
+    assert child.stdout is not None
+    child.stdout.close()
+    assert len(parts) == 2
+    for _ in range(3000):  # killed with the replay, they end at once; left running, they finish its work
+        if not any(_running(pid) for pid in parts):
+            break
+        time.sleep(0.01)
+    store = connections(kind, tmp_path, opened)()
+    assert sum(event_count(s) for _, s in store.visitors()) < 20_000
