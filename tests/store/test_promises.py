@@ -294,44 +294,44 @@ import sys
 import ppdsl
 from ppdsl.engine.replay import replay
 from ppdsl.store import open_store
-flow, url, events, actions, batch, jobs = sys.argv[1:]
+flow, url, events, actions, batch, jobs, order = sys.argv[1:]
 rules = ppdsl.load(flow)
 print("ready", flush=True)
-replay(rules, lambda: open_store(url), [events], actions=actions, batch=int(batch), jobs=int(jobs))
+replay(rules, lambda: open_store(url), [events], actions=actions, batch=int(batch), jobs=int(jobs), order=order)
 print("done", flush=True)
 """
 
 
-def _replayer(url: str, events: Path, actions: Path, jobs: int) -> subprocess.Popen:
-    args = [sys.executable, "-c", _REPLAYER, str(LEAD), url, str(events), str(actions), "25", str(jobs)]
+def _replayer(url: str, events: Path, actions: Path, jobs: int, order: str = "arrival") -> subprocess.Popen:
+    args = [sys.executable, "-c", _REPLAYER, str(LEAD), url, str(events), str(actions), "25", str(jobs), order]
     child = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
     assert child.stdout is not None and child.stdout.readline() == "ready\n"
     return child
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_replays_killed_at_random_moments_end_as_one_clean_run(kind, tmp_path, opened, jobs):
+@pytest.mark.parametrize("jobs, order", [(1, "arrival"), (2, "arrival"), (1, "time")])
+def test_replays_killed_at_random_moments_end_as_one_clean_run(kind, tmp_path, opened, jobs, order):
     if kind.url is None:
         pytest.skip(f"{kind.name} lives in one process: nothing survives its kill")
     events = write(tmp_path / "history.jsonl", history(3000))  # every third line without a message_id
     clean, crashed = tmp_path / "clean", tmp_path / "crashed"
     clean.mkdir()
     crashed.mkdir()
-    child = _replayer(kind.url(clean), events, clean / "actions.jsonl", 1)
+    child = _replayer(kind.url(clean), events, clean / "actions.jsonl", 1, order)
     started = time.monotonic()
     assert child.wait(120) == 0 and child.stdout is not None and child.stdout.read() == "done\n"
     seconds = time.monotonic() - started
     rng = random.Random(int(os.environ.get("PPDSL_KILL_SEED", "9")))
     interrupted = 0
     for _ in range(6):
-        child = _replayer(kind.url(crashed), events, crashed / "actions.jsonl", jobs)
+        child = _replayer(kind.url(crashed), events, crashed / "actions.jsonl", jobs, order)
         time.sleep(rng.uniform(0.0, seconds / 3))
         interrupted += child.poll() is None
         child.send_signal(signal.SIGKILL)
         child.wait(60)
         assert child.stdout is not None
         child.stdout.close()
-    child = _replayer(kind.url(crashed), events, crashed / "actions.jsonl", jobs)
+    child = _replayer(kind.url(crashed), events, crashed / "actions.jsonl", jobs, order)
     assert child.wait(120) == 0
     assert interrupted >= 3
     want = connections(kind, clean, opened)()
