@@ -6,7 +6,9 @@ killed opens; and `ppdsl run --store --visitor-id`, one event at a time."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -260,3 +262,36 @@ def test_run_with_a_store_checks_its_options(cli, tmp_path, args, words):
     run = cli("run", LEAD, "--event", "click", *args, cwd=tmp_path)
     assert run.returncode in (1, 2) and words in run.stderr
     assert not (tmp_path / "s.db").exists()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A real disk that fills up: a 1 MiB tmpfs (root only; skipped where mounting is refused)."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = shutil.which("mount") and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True
+    )
+    if not mounted or mounted.returncode != 0:
+        pytest.skip("can't mount a small tmpfs here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_full_disk_fails_the_cli_replay_with_one_line_and_keeps_what_was_committed(small_disk, tmp_path):
+    store = small_disk / "s.db"
+    first = CliRunner().invoke(
+        main, ["replay", str(LEAD), str(write(tmp_path / "h.jsonl", history(200))), "--store", str(store)]
+    )
+    assert first.exit_code == 0, first.output
+    committed = stored_visitors(store)
+    fat = write(tmp_path / "fat.jsonl", _fat_history(0, 4000))
+    result = CliRunner().invoke(main, ["replay", str(LEAD), str(fat), "--store", str(store)])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: store {store}: the disk is full; nothing of this batch was written\n"
+    assert stored_visitors(store) == committed
+    con = sqlite3.connect(store)
+    assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    con.close()
