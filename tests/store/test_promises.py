@@ -211,32 +211,51 @@ def _write_all(connect: Connector, rules: Any, envelopes: list[dict], start: Any
         store.close()
 
 
-def test_concurrent_writers_lose_no_update(rules, kind, tmp_path, opened):
-    """Four writers (processes, or threads for a store of one process) on the
-    same three visitors, each with its own events: the final states equal
-    those of the same events processed one after another."""
-    events = [envelope(n, f"v-{n % 3}", name=("click", "signup")[n % 2]) for n in range(240)]
-    shares = [events[w::4] for w in range(4)]
-    connect = connections(kind, tmp_path, opened)
+def _write_at_once(kind: Kind, connect: Connector, rules: Any, shares: list[list[dict]]) -> None:
+    """One writer per share, all at once: processes, or threads for a store of one process."""
     if kind.url is None:
-        start: Any = threading.Barrier(4)
+        start: Any = threading.Barrier(len(shares))
         writers: list[Any] = [threading.Thread(target=_write_all, args=(connect, rules, s, start)) for s in shares]
     else:
         fork = multiprocessing.get_context("fork")
-        start = fork.Barrier(4)
+        start = fork.Barrier(len(shares))
         writers = [fork.Process(target=_write_all, args=(connect, rules, s, start)) for s in shares]
     for writer in writers:
         writer.start()
     for writer in writers:
         writer.join(60)
-    assert [getattr(w, "exitcode", 0) for w in writers] == [0, 0, 0, 0]
-    one_by_one = Processor(rules, MemoryStore())
+    assert [getattr(w, "exitcode", 0) for w in writers] == [0] * len(shares)
+
+
+def _one_by_one(rules: Any, events: list[dict]) -> dict:
+    processor = Processor(rules, MemoryStore())
     for e in events:
-        run(one_by_one, e)
+        run(processor, e)
+    return dict(processor.store.visitors())
+
+
+EVENTS = [envelope(n, f"v-{n % 3}", name=("click", "signup")[n % 2]) for n in range(240)]
+
+
+def test_concurrent_writers_lose_no_update(rules, kind, tmp_path, opened):
+    """Four writers on the same three visitors, each with its own events: the
+    final states equal those of the same events processed one after another."""
+    connect = connections(kind, tmp_path, opened)
+    _write_at_once(kind, connect, rules, [EVENTS[w::4] for w in range(4)])
     store = connect()
-    assert dict(store.visitors()) == dict(one_by_one.store.visitors())
+    assert dict(store.visitors()) == _one_by_one(rules, EVENTS)
     assert [event_count(s) for _, s in store.visitors()] == [80, 80, 80]
-    assert store.seen([e["message_id"] for e in events]) == {e["message_id"] for e in events}
+    assert store.seen([e["message_id"] for e in EVENTS]) == {e["message_id"] for e in EVENTS}
+
+
+def test_concurrent_writers_of_the_same_events_apply_each_once(rules, kind, tmp_path, opened):
+    """Four writers, each with every event (as retries delivered to four
+    services would be): each message id is applied once."""
+    connect = connections(kind, tmp_path, opened)
+    _write_at_once(kind, connect, rules, [EVENTS[w * 60 :] + EVENTS[: w * 60] for w in range(4)])
+    store = connect()
+    assert [event_count(s) for _, s in store.visitors()] == [80, 80, 80]
+    assert dict(store.visitors()) == _one_by_one(rules, EVENTS)
 
 
 # ---------------------------------------------------- a rejected event changes nothing
