@@ -218,3 +218,34 @@ def test_help_shows_examples():
     assert "ppdsl replay examples/lead_routing.ppflow" in result.stdout
     for option in ("--store", "--actions", "--json", "--diff", "--order", "--strict", "--jobs", "--engine"):
         assert option in result.stdout
+
+
+def test_progress_goes_to_stderr_when_asked(events):
+    shown = replay(LEAD, events, "--progress")
+    assert shown.exit_code == 0 and "replaying" in shown.stderr
+    assert replay(LEAD, events, "--no-progress").stderr == ""
+    assert replay(LEAD, events).stderr == ""  # not a terminal
+
+
+def test_a_history_of_segment_track_calls_replays_alike_with_two_jobs(tmp_path):
+    calls = [
+        {
+            "type": "track",
+            "event": ("click", "view_pricing", "signup")[n % 3],
+            **({"userId": f"u-{n % 7}"} if n % 2 else {"anonymousId": f"a-{n % 5}"}),
+            "messageId": f"ajs-{n}",
+            "properties": {"n": n},
+            "timestamp": f"2026-11-25T08:{n // 60:02d}:{n % 60:02d}Z",
+            "context": {"traits": {"name": f"Visitor {n % 7}"}} if n % 2 else {},
+        }
+        for n in range(600)
+    ]
+    events = write(tmp_path / "segment.jsonl", calls)
+    one = summary(LEAD, events, "--store", tmp_path / "one.db", "--actions", tmp_path / "one.jsonl")
+    two = summary(LEAD, events, "--store", tmp_path / "two.db", "--actions", tmp_path / "two.jsonl", "--jobs", 2)
+    assert one["events"]["applied"] == 600 and timeless(two) == timeless(one)
+    visitors = stored_visitors(tmp_path / "one.db")
+    assert set(visitors) == {f"u-{n}" for n in range(7)} | {f"a-{n}" for n in range(5)}
+    assert visitors["u-3"]["user_fullname"] == "Visitor 3"
+    assert stored_visitors(tmp_path / "two.db") == visitors
+    assert (tmp_path / "two.jsonl").read_bytes() == (tmp_path / "one.jsonl").read_bytes()
