@@ -255,7 +255,8 @@ class Part:
         if self.store.cursor(done_key(self.order, identity)) is not None:
             done = len(items)  # an earlier replay of these files finished
         self.lines[identity] = 1
-        self.summary.skipped += min(done, len(items)) if self.part == 0 else 0
+        self.summary.skipped += min(done, len(items))  # this part's own items
+        self.summary.read -= min(done, len(items))  # read again only to sort them
         for start in range(done, len(items), self.batch_size):
             chunk = items[start : start + self.batch_size]
             self._commit([(where, env) for _, _, where, env in chunk], {key: {"items": start + len(chunk)}}, None)
