@@ -318,14 +318,15 @@ def test_two_jobs_in_time_order_give_the_actions_of_one(rules, tmp_path):
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_a_second_replay_with_jobs_keeps_the_actions_and_counts_each_line_once(rules, tmp_path, jobs):
+@pytest.mark.parametrize("order", ["arrival", "time"])
+def test_a_second_replay_with_jobs_keeps_the_actions_and_counts_each_line_once(rules, tmp_path, jobs, order):
     events = [str(write(tmp_path / "h.jsonl", history(600, visitors=30)))]
     actions = tmp_path / "actions.jsonl"
-    replay(rules, into(tmp_path / "s.db"), events, actions=str(actions), jobs=jobs)
+    replay(rules, into(tmp_path / "s.db"), events, actions=str(actions), jobs=jobs, order=order)
     written = actions.read_bytes()
     assert written.count(b"\n") > 300  # clicks and views get a reply, signups none
-    again = replay(rules, into(tmp_path / "s.db"), events, actions=str(actions), jobs=jobs)
+    again = replay(rules, into(tmp_path / "s.db"), events, actions=str(actions), jobs=jobs, order=order)
     assert counts(again) == {"read": 0, "applied": 0, "duplicate": 0, "rejected": 0, "already_replayed": 600}
     assert actions.read_bytes() == written
-    replay(rules, into(tmp_path / "s.db"), events, actions=str(actions), jobs=3 - jobs)
+    replay(rules, into(tmp_path / "s.db"), events, actions=str(actions), jobs=3 - jobs, order=order)
     assert actions.read_bytes() == written
