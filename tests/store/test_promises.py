@@ -187,6 +187,15 @@ def test_a_change_commits_its_states_message_ids_and_cursors_together(connect):
     assert state(connect(), "a") == {"x": 3}
 
 
+def test_every_visitor_is_listed_in_id_order_and_counted(rules, connect):
+    names = ["v-b", "v-a", "访客-1", "v-c", "V-0"]
+    run(Processor(rules, connect()), *(envelope(n, name) for n, name in enumerate(names)))
+    store = connect()
+    assert [visitor_id for visitor_id, _ in store.visitors()] == sorted(names)
+    assert store.count() == 5
+    assert all(event_count(s) == 1 for _, s in store.visitors())
+
+
 # ------------------------------------------------------------ no lost updates
 
 
