@@ -11,8 +11,10 @@ from .eval import eval_
 from .explain import explain
 from .fmt import fmt
 from .graph import graph
+from .replay import replay
 from .run import run
 from .test import test
+from .visitors import visitors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,5 +34,5 @@ def main() -> None:
     """
 
 
-for command in (check, compile, fmt, run, test, graph, eval_, explain):
+for command in (check, compile, fmt, run, replay, visitors, test, graph, eval_, explain):
     main.add_command(command)
