@@ -13,7 +13,7 @@ from ..lang.diagnostics import Diagnostic, diagnostic
 from ..lang.span import Source
 
 if TYPE_CHECKING:
-    from ..lang.ir import CheckedProgram
+    from ..lang.ir import CheckedProgram, Program
 
 
 @dataclass
@@ -28,6 +28,9 @@ class Result:
     flows: int = 0
     rules: int = 0
     checked: Optional[CheckedProgram] = None  # None when there are errors
+    program: Optional[Program] = (
+        None  # the parsed program, names resolved as far as they could be; None on a syntax error
+    )
 
 
 def compile_source(source: str, filename: str = "<string>", *, emit: bool = True) -> Result:
@@ -62,6 +65,7 @@ def _compile(source: str, filename: str, emit: bool) -> Result:
         result.diagnostics = [diagnostic(m.TOO_DEEP_BRACKETS, src.span(0), limit=m.MAX_BRACKETS)]
         return result
     result.diagnostics = sorted(diags + more, key=Diagnostic.sort_key)
+    result.program = program
     result.flows = sum(not f.inactive for f in program.flows)
     result.rules = sum(len(f.rules) for f in program.flows if not f.inactive)
     if not any(d.is_error for d in diags):

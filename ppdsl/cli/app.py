@@ -11,6 +11,7 @@ from .eval import eval_
 from .explain import explain
 from .fmt import fmt
 from .graph import graph
+from .lsp import lsp
 from .run import run
 from .test import test
 
@@ -32,5 +33,5 @@ def main() -> None:
     """
 
 
-for command in (check, compile, fmt, run, test, graph, eval_, explain):
+for command in (check, compile, fmt, run, test, graph, eval_, explain, lsp):
     main.add_command(command)
