@@ -19,6 +19,8 @@ from typing import Any, Optional
 from lsprotocol import types as t
 from lsprotocol.converters import get_converter
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
 from ..authoring import editor
@@ -58,13 +60,25 @@ _SYMBOL_KINDS = {
 }
 
 
+class _Protocol(LanguageServerProtocol):
+    @lsp_method(t.INITIALIZE)
+    def lsp_initialize(self, params: t.InitializeParams) -> Any:
+        """Positions are always UTF-16 (the protocol's default), whatever else the client offers:
+        every column ppdsl sends or reads is counted so."""
+        if params.capabilities.general is not None:
+            params.capabilities.general.position_encodings = None
+        return (yield from super().lsp_initialize(params))
+
+
 class PpflowServer(LanguageServer):
     """The server's state: the latest analysis of each open file, the last
     program that parsed (completions and the outline use it while the file
     has a syntax error), and the pending debounced checks."""
 
     def __init__(self) -> None:
-        super().__init__("ppdsl", __version__, text_document_sync_kind=t.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            "ppdsl", __version__, text_document_sync_kind=t.TextDocumentSyncKind.Incremental, protocol_cls=_Protocol
+        )
         self.analyses: dict[str, editor.Analysis] = {}
         self.programs: dict[str, ir.Program] = {}
         self.pending: dict[str, asyncio.Task[None]] = {}

@@ -490,3 +490,19 @@ async def test_no_run_lens_without_a_test_or_events_file(client: LanguageClient,
     doc = Doc(client, tmp_path / "alone.ppflow", LEAD)
     await doc.open()
     assert not await client.text_document_code_lens_async(t.CodeLensParams(doc.ident))
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=[sys.executable, "-m", "ppdsl", "lsp"]))
+async def utf8_client(lsp_client: LanguageClient):
+    capabilities = client_capabilities("visual-studio-code")
+    capabilities.general = t.GeneralClientCapabilities(position_encodings=["utf-8", "utf-32", "utf-16"])
+    result = await lsp_client.initialize_session(t.InitializeParams(capabilities=capabilities))
+    assert result.capabilities.position_encoding == "utf-16"
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_positions_are_utf16_even_when_the_client_offers_utf8_first(utf8_client: LanguageClient, tmp_path: Path):
+    doc = Doc(utf8_client, tmp_path / "中文.ppflow", UNICODE)
+    (diag,) = await doc.open()
+    assert diag.range.start == doc.at("客服x") and span_text(doc, diag.range) == "客服x"
