@@ -14,6 +14,7 @@ from ..lang.span import Source
 
 if TYPE_CHECKING:
     from ..lang.ir import CheckedProgram, Program
+    from ..lang.reparse import Reparser
 
 
 @dataclass
@@ -33,21 +34,24 @@ class Result:
     )
 
 
-def compile_source(source: str, filename: str = "<string>", *, emit: bool = True) -> Result:
-    """Parse, check and (when there are no errors and `emit`) generate Python."""
+def compile_source(
+    source: str, filename: str = "<string>", *, emit: bool = True, reparser: Optional[Reparser] = None
+) -> Result:
+    """Parse, check and (when there are no errors and `emit`) generate Python.
+    A `reparser` that parsed an earlier version of the file reuses what didn't change."""
     # The textX model is a large graph of objects with parent links; the cyclic
     # collector would walk it again and again while it grows (40% of the time
     # for a 1,000-flow file). Collect once, afterwards, instead.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile(source, filename, emit)
+        return _compile(source, filename, emit, reparser)
     finally:
         if enabled:
             gc.enable()
 
 
-def _compile(source: str, filename: str, emit: bool) -> Result:
+def _compile(source: str, filename: str, emit: bool, reparser: Optional[Reparser]) -> Result:
     from ..codegen.python import TooDeep, generate
     from ..lang.check import check
     from ..lang.diagnostics import SyntaxProblem
@@ -56,7 +60,7 @@ def _compile(source: str, filename: str, emit: bool) -> Result:
     src = Source(filename, source)
     result = Result(filename, source, None)
     try:
-        program, diags = parse(src)
+        program, diags = reparser.parse(src) if reparser is not None else parse(src)
         checked, more = check(program)
     except SyntaxProblem as problem:
         result.diagnostics = [problem.diag]

@@ -13,6 +13,8 @@ server keeps answering meanwhile.
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import defaultdict
 from pathlib import Path
 from typing import Any, Optional
 
@@ -27,6 +29,7 @@ from ..authoring import editor
 from ..authoring.fmt import FormatError, FormatterBug, format_source
 from ..lang import ir
 from ..lang.diagnostics import lsp_range, to_lsp
+from ..lang.reparse import Reparser
 from ..lang.span import LineIndex, Span
 from ..version import __version__
 
@@ -73,7 +76,9 @@ class _Protocol(LanguageServerProtocol):
 class PpflowServer(LanguageServer):
     """The server's state: the latest analysis of each open file, the last
     program that parsed (completions and the outline use it while the file
-    has a syntax error), and the pending debounced checks."""
+    has a syntax error), the pending debounced checks, and per file a
+    Reparser (which reuses the unchanged start of the file) with the lock
+    that keeps the worker thread and requests from using it at once."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -82,6 +87,8 @@ class PpflowServer(LanguageServer):
         self.analyses: dict[str, editor.Analysis] = {}
         self.programs: dict[str, ir.Program] = {}
         self.pending: dict[str, asyncio.Task[None]] = {}
+        self.reparsers: dict[str, Reparser] = defaultdict(Reparser)
+        self.locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
 
     def text(self, uri: str) -> str:
         return self.workspace.get_text_document(uri).source
@@ -89,10 +96,11 @@ class PpflowServer(LanguageServer):
     def analysis(self, uri: str, text: Optional[str] = None) -> editor.Analysis:
         """The analysis of the document's current text, made now if it is stale."""
         text = self.text(uri) if text is None else text
-        known = self.analyses.get(uri)
-        if known is not None and known.text == text:
-            return known
-        return self.remember(uri, editor.analyze(text, _filename(uri)))
+        with self.locks[uri]:
+            known = self.analyses.get(uri)
+            if known is not None and known.text == text:
+                return known
+            return self.remember(uri, editor.analyze(text, _filename(uri), self.reparsers[uri]))
 
     def remember(self, uri: str, analysis: editor.Analysis) -> editor.Analysis:
         self.analyses[uri] = analysis
@@ -118,10 +126,9 @@ class PpflowServer(LanguageServer):
         if len(text) > LIVE_LIMIT:
             self.publish(uri, version, [_too_large(text)])
             return
-        analysis = await asyncio.to_thread(editor.analyze, text, _filename(uri))
+        analysis = await asyncio.to_thread(self.analysis, uri, text)
         if self.text(uri) != text:
             return  # changed meanwhile: the newer change's check will publish
-        self.remember(uri, analysis)
         diagnostics = [_converter.structure(to_lsp(d, uri), t.Diagnostic) for d in analysis.result.diagnostics]
         self.publish(uri, version, diagnostics)
 
@@ -177,8 +184,8 @@ def did_close(ls: PpflowServer, params: t.DidCloseTextDocumentParams) -> None:
     pending = ls.pending.pop(uri, None)
     if pending is not None:
         pending.cancel()
-    ls.analyses.pop(uri, None)
-    ls.programs.pop(uri, None)
+    for state in (ls.analyses, ls.programs, ls.reparsers, ls.locks):
+        state.pop(uri, None)
     ls.publish(uri, None, [])
 
 
