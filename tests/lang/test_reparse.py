@@ -82,10 +82,15 @@ def test_edits_that_move_a_cut():
     )
 
 
-def test_the_start_of_the_file_is_reused():
+def test_the_start_and_the_end_of_the_file_are_reused_and_moved():
     reparser = Reparser()
     first = compile_source(FLOWS, "t.ppflow", emit=False, reparser=reparser).program
-    edited = FLOWS.replace("on event signup -> end", "on event signup -> end ")
+    assert first is not None
+    flow_line = first.flows[0].name_span.line
+    edited = FLOWS.replace('agent agent_b "Bob"', 'agent agent_b "Bob, again"\n\n')
     second = compile_source(edited, "t.ppflow", emit=False, reparser=reparser).program
-    assert first is not None and second is not None
+    assert second is not None
     assert second.events[0] is first.events[0] and second.agents[0] is first.agents[0]
+    assert second.agents[1] is not first.agents[1] and second.agents[1].display == "Bob, again"
+    assert second.flows[0] is first.flows[0] and second.flows[0].name_span.line == flow_line + 2
+    assert second.flows[0].name_span.source.text == edited
