@@ -96,6 +96,8 @@ class PpflowServer(LanguageServer):
     def analysis(self, uri: str, text: Optional[str] = None) -> editor.Analysis:
         """The analysis of the document's current text, made now if it is stale."""
         text = self.text(uri) if text is None else text
+        if len(text) > LIVE_LIMIT:  # too large to check as you type: nothing to offer
+            return editor.analyze("", _filename(uri))
         with self.locks[uri]:
             known = self.analyses.get(uri)
             if known is not None and known.text == text:

@@ -179,6 +179,7 @@ async def test_hostile_buffers_never_crash_the_server(client: LanguageClient, tm
     big = LEAD * (5_000_000 // len(LEAD) + 1)
     diags = await doc.replace(big)
     assert len(diags) == 1 and "ppdsl check" in diags[0].message
+    assert await client.text_document_hover_async(t.HoverParams(doc.ident, doc.at("view_pricing)"))) is None
     # typing a flow character by character, each keystroke a small incremental change
     await doc.replace("")
     typed = LEAD[:400]
