@@ -47,7 +47,7 @@ from typing import Any, Optional
 from collections.abc import Callable, Iterable
 
 from ..codegen.python import CodeGenerator
-from ..engine.one_event import EventResult, _failing
+from ..engine.one_event import EventResult, failing
 from ..lang import ir
 from ..lang.printable import printable
 from ..runtime.common import _iso, _jsonable
@@ -200,7 +200,7 @@ class Explainer:
         once for both runs. Raises Disagreement when they differ."""
         if at is None:
             at = datetime.now(timezone.utc)
-        base = _failing(frozenset(fail))
+        base = failing(frozenset(fail))
         calls: list[tuple[dict[str, Any], Any]] = []
 
         def recording(action: dict[str, Any]) -> object:

@@ -12,8 +12,10 @@ from .explain import explain
 from .fmt import fmt
 from .graph import graph
 from .lsp import lsp
+from .replay import replay
 from .run import run
 from .test import test
+from .visitors import visitors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,5 +35,5 @@ def main() -> None:
     """
 
 
-for command in (check, compile, fmt, run, test, graph, eval_, explain, lsp):
+for command in (check, compile, fmt, run, replay, visitors, test, graph, eval_, explain, lsp):
     main.add_command(command)

@@ -62,6 +62,16 @@ RUN_OPTIONS = (
         "--fail ticket fails every ticket, --fail any every `assign any`.",
         metavar="NAME",
     ),
+    Option(
+        ("--store",),
+        "store",
+        "value",
+        "Run against a visitor in a store (a file path for SQLite, sqlite:///PATH or memory:) and commit "
+        "the new state there; needs --visitor-id. The event may carry a message_id: a repeated one changes nothing.",
+        metavar="URL",
+        fast=False,
+    ),
+    Option(("--visitor-id",), "visitor_id", "value", "The visitor of --store.", metavar="ID", fast=False),
     Option(("--json",), "as_json", "flag", "Print the result as one JSON object."),
     Option(
         ("--explain",),

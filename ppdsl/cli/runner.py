@@ -109,11 +109,20 @@ def execute(
     as_json: bool,
     quiet: bool,
     explain: bool = False,
+    store: Optional[str] = None,
+    visitor_id: Optional[str] = None,
 ) -> int:
     """Run one event and print the result (with `explain`, and why); returns
     the exit status (0 or 1)."""
     if save and visitor is None:
         raise UsageProblem("--save", "--save needs --visitor FILE to write to")
+    if store is not None or visitor_id is not None:
+        if store is None or visitor_id is None:
+            raise UsageProblem("--store", "--store URL and --visitor-id ID go together")
+        if visitor is not None or explain:
+            raise UsageProblem("--store", "--store takes the visitor from the store: leave out --visitor and --explain")
+        payload, when = event_payload(spec), at_time(at) if at is not None else None
+        return _run_in_store(file, payload, store, visitor_id, when, fail, as_json, quiet)
     if visitor is None:  # no visitor file: nothing to read, lock or save
         payload, when = event_payload(spec), at_time(at) if at is not None else None
         return _run(file, payload, None, when, at, fail, as_json, quiet, None, explain)
@@ -184,6 +193,59 @@ def _run(
             print(f"error: {printable(str(exc))}; the visitor was not saved", file=sys.stderr)
             return 1
     if isinstance(out, bytes):  # --json is UTF-8 whatever the locale
+        write_stdout(out)
+    else:
+        print(out)
+    return 0
+
+
+def _run_in_store(
+    file: str,
+    payload: dict[str, Any],
+    url: str,
+    visitor_id: str,
+    when: Any,
+    fail: tuple[str, ...],
+    as_json: bool,
+    quiet: bool,
+) -> int:
+    """--store: the event as an envelope for the visitor, through the engine
+    that replay and the service use, committed before anything is printed."""
+    from ..engine.envelope import EnvelopeError, parse_envelope, visitor_keys
+    from ..engine.one_event import EventResult, failing
+    from ..engine.processor import APPLIED, DUPLICATE, Processor
+    from ..store import StoreError, open_store
+
+    rules = load_rules(file, quiet)
+    if rules is None:
+        return 1
+    event = payload.get("track_event", payload)
+    if when is not None and isinstance(event, dict) and event.get("event_timestamp") is None:
+        event = {**event, "event_timestamp": when.timestamp()}
+    envelope = {"visitor_id": visitor_id, "message_id": payload.get("message_id"), "track_event": event}
+    if "visitor" in payload:
+        envelope["visitor"] = payload["visitor"]
+    try:
+        checked = parse_envelope(envelope, visitor_keys=visitor_keys(rules))
+    except EnvelopeError as exc:
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
+        return 1
+    try:
+        target = open_store(url)
+        try:
+            (outcome,) = Processor(rules, target, failing(frozenset(fail))).process([checked])
+        finally:
+            target.close()
+    except StoreError as exc:
+        raise UsageProblem("--store", str(exc)) from None
+    if outcome.status == DUPLICATE:
+        print(f"duplicate: message_id {printable(repr(checked.message_id))} was applied before; nothing changed")
+        return 0
+    if outcome.status != APPLIED:
+        print(f"error: {printable(outcome.message)}", file=sys.stderr)
+        return 1
+    out = _output(EventResult(outcome.result), None, as_json)
+    if isinstance(out, bytes):
         write_stdout(out)
     else:
         print(out)

@@ -24,7 +24,7 @@ from .. import runtime
 from ..version import __version__
 from ..lang import ir
 from ..lang.messages import PYTHON_MAX_NESTING
-from ..lang.names import FUNCTIONS
+from ..lang.names import FUNCTIONS, SYSTEM_VARS
 from ..lang.span import Span
 from . import linemap
 
@@ -429,6 +429,7 @@ def generate(checked: ir.CheckedProgram, source_name: str) -> str:
         by_uuid={e.uuid: e.seq for e in decls if e.uuid},
         declared=bool(program.events),
         targets=tuple(sorted(gen.targets)),
+        visitor_keys=tuple(sorted({*SYSTEM_VARS, *(f.name for f in program.fields)})),
         constants=[(name, code) for code, name in gen.constants.items()],
         flows_code=_FLOWS_MARK,
         flow_count=len(active),

@@ -64,13 +64,14 @@ def run_event(
     `on failure` paths can be tried; "ticket" fails every ticket and "any"
     every `assign any` (both are keywords, never names). Raises RejectedEvent."""
     try:
-        result = rules.handle(payload, visitor, _failing(frozenset(fail)), at=at)
+        result = rules.handle(payload, visitor, failing(frozenset(fail)), at=at)
     except ValueError as exc:
         raise RejectedEvent(str(exc)) from exc
     return EventResult(result)
 
 
-def _failing(names: frozenset[str]) -> Optional[Effects]:
+def failing(names: frozenset[str]) -> Optional[Effects]:
+    """The effects of --fail NAME: actions aimed at these names fail."""
     if not names:
         return None
     return lambda action: (

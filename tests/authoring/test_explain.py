@@ -288,11 +288,11 @@ def test_every_example_event_runs_both_ways_with_the_same_actions_and_visitor(fl
         payload, fail = _payload(step["event"]), step.get("fail", [])
         at = case.get("at") or "2026-11-25T08:00:00Z"
         try:
-            data = rules.handle(payload, visitor, x._failing(frozenset(fail)), at=at)
+            data = rules.handle(payload, visitor, x.failing(frozenset(fail)), at=at)
         except ValueError as exc:
             assert ex.explain(payload, visitor, at=at, fail=fail).rejected == str(exc)
             continue
-        run = x._Run(ex, x._failing(frozenset(fail)) or (lambda action: None))
+        run = x._Run(ex, x.failing(frozenset(fail)) or (lambda action: None))
         mine = run.event(payload, visitor, at)
         assert mine["actions"] == data["actions"] and mine["failed"] == data["failed"]
         assert mine["visitor"] == data["visitor"] and mine["event"] == data["event"]
@@ -339,12 +339,12 @@ def test_effects_run_once_and_their_errors_are_kept():
         if action["agent"] == "a":
             raise RuntimeError("offline")
 
-    x_failing = x._failing
+    saved_failing = x.failing
     try:
-        x._failing = lambda names: boom  # type: ignore[assignment]
+        x.failing = lambda names: boom  # type: ignore[assignment]
         explained = ex.explain({"event_seq": 1}, at=AT)
     finally:
-        x._failing = x_failing
+        x.failing = saved_failing
     assert calls == ["a", "b"]
     assert explained.result is not None and explained.result.failed[0]["error"] == "RuntimeError: offline"
     assert "line 3: reply a: failed (RuntimeError: offline)" in x.to_text(explained.flows)
