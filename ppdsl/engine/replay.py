@@ -188,6 +188,7 @@ class Part:
         self.keys = visitor_keys(rules)
         self._out: Optional[BinaryIO] = None
         self.lines: dict[str, int] = {}  # source identity -> lines in it, once read to the end
+        self._known: dict[str, Any] = {}  # cursor key -> the value this part last read or committed
         self._index = {source.name: n for n, source in reversed(list(enumerate(self.sources)))}
 
     # -- cursors: how far each source is done, per part ------------------------
@@ -217,7 +218,7 @@ class Part:
             lines = source.open()
             key = self._key(source.identity)
             done = max(
-                (self.store.cursor(key) or {}).get("lines", 0),
+                (self._cursor(key) or {}).get("lines", 0),
                 (self.store.cursor(done_key(self.order, source.identity)) or {}).get("lines", 0),
             )
             self._open_actions_once()
@@ -251,7 +252,7 @@ class Part:
         items.sort(key=lambda item: (item[0], item[1]))
         identity = set_identity(self.sources)
         key = self._key(identity)
-        done = (self.store.cursor(key) or {}).get("items", 0)
+        done = (self._cursor(key) or {}).get("items", 0)
         if self.store.cursor(done_key(self.order, identity)) is not None:
             done = len(items)  # an earlier replay of these files finished
         self.lines[identity] = 1
@@ -311,7 +312,12 @@ class Part:
             out.flush()
             return {**cursors, self._actions_key(): {"offset": out.tell()}}
 
-        outcomes = self.processor.process([env for _, env in pending], write_actions)
+        keys = [*cursors, self._actions_key()] if out is not None else list(cursors)
+        expect = {k: self._known.get(k) for k in keys}  # as this part left them: no other replay moved them
+        outcomes = self.processor.process([env for _, env in pending], write_actions, expect)
+        self._known.update(cursors)
+        if out is not None:
+            self._known[self._actions_key()] = {"offset": out.tell()}
         summary = self.summary
         for (where, _), outcome in zip(pending, outcomes, strict=True):
             if outcome.status == APPLIED:
@@ -331,11 +337,16 @@ class Part:
         stamp = outcome.envelope.timestamp if self.order == "time" else 0
         return f"{float('inf') if stamp is None else stamp!r}\t{self._index[where[0]]}\t{where[1]}\t"
 
+    def _cursor(self, key: str) -> Any:
+        """A cursor's committed value, remembered: this part's next commit expects it unchanged."""
+        self._known[key] = value = self.store.cursor(key)
+        return value
+
     def _open_actions_once(self) -> None:
         if self.actions_path is None or self._out is not None:
             return
         path = self.actions_path if self.jobs == 1 else f"{self.actions_path}.part{self.part}"
-        offset = (self.store.cursor(self._actions_key()) or {}).get("offset", 0)
+        offset = (self._cursor(self._actions_key()) or {}).get("offset", 0)
         out = open(path, "ab")  # noqa: SIM115
         if out.tell() < offset:
             offset = out.tell()

@@ -10,7 +10,6 @@ syntax diagnostic; everything semantic is left to `ppdsl.lang.check`.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any, Optional, Union
 
 from . import ir
@@ -27,14 +26,48 @@ from .syntax import abstract_rules, normalize_name, parse_tree, repeated_attrs, 
 def parse(source: Source) -> tuple[ir.Program, list[Diagnostic]]:
     """Parse a whole file into IR and the diagnostics found while lowering it
     (string escapes, templates). A syntax error raises SyntaxProblem."""
+    from arpeggio import NoMatch
+
     scan = prescan(source)
     lower = _Lower(source)
-    for node in lower.items(scan.text):
-        lower.item(node)
-    lower.program.comments = scan.comments
+    try:
+        items = lower.lowered(scan.text)
+    except NoMatch as err:
+        raise SyntaxProblem(syntax_diagnostic(err, source)) from None
+    program = assemble(source.name, items)
+    program.comments = scan.comments
     lower.diags[:0] = scan.warnings
     lower.parse_templates()
-    return lower.program, lower.diags
+    return program, lower.diags
+
+
+Item = Union[ir.EventDecl, ir.AgentDecl, ir.GroupDecl, ir.FieldDecl, ir.SegmentDecl, ir.Flow, ir.Rule]
+
+
+def assemble(filename: str, items: list[Item]) -> ir.Program:
+    """A program of top-level items in file order: the rules outside any flow
+    form the implicit flow `main`, which stands where its first rule is."""
+    prog = ir.Program(filename, [], [], [], [], [], [])
+    main: Optional[ir.Flow] = None
+    for item in items:
+        if isinstance(item, ir.EventDecl):
+            prog.events.append(item)
+        elif isinstance(item, ir.AgentDecl):
+            prog.agents.append(item)
+        elif isinstance(item, ir.GroupDecl):
+            prog.groups.append(item)
+        elif isinstance(item, ir.FieldDecl):
+            prog.fields.append(item)
+        elif isinstance(item, ir.SegmentDecl):
+            prog.segments.append(item)
+        elif isinstance(item, ir.Flow):
+            prog.flows.append(item)
+        else:
+            if main is None:
+                main = ir.Flow(item.span, "main", item.span, 0, False, [], implicit=True)
+                prog.flows.append(main)
+            main.rules.append(item)
+    return prog
 
 
 def parse_expression(text: str, start: int, source: Source, where: Optional[list[int]] = None) -> ir.Expr:
@@ -136,18 +169,16 @@ class _Lower(Reporter):
     where the expression starts in a batch) to its offset in the source:
     escapes in the string make the two differ."""
 
-    def __init__(self, source: Source, where: Optional[list[int]] = None, shift: int = 0):
+    def __init__(self, source: Source, where: Optional[list[int]] = None, shift: int = 0, base: int = 0):
+        """`base`: where the parsed text starts in the source (a part of a file, see reparse.py)."""
         super().__init__()
-        self.source, self.text, self.where, self.shift = source, source.text, where, shift
-        self.program = ir.Program(source.name, [], [], [], [], [], [])
-        self.main: Optional[ir.Flow] = None  # the flow of rules outside any flow
-        self.problem: Optional[BaseException] = None  # an error item() put off
+        self.source, self.text, self.where, self.shift, self.base = source, source.text, where, shift, base
         # template expressions still to parse: (parts list, position in it, text, source offsets)
         self.pending: list[tuple[list, int, str, list[int]]] = []
 
     def at(self, pos: int) -> int:
         """The source offset of a position in the parsed text."""
-        return pos if self.where is None else self.where[min(pos - self.shift, len(self.where) - 1)]
+        return pos + self.base if self.where is None else self.where[min(pos - self.shift, len(self.where) - 1)]
 
     def parse_templates(self) -> None:
         """Parse the file's template expressions in one parser call (each has
@@ -193,86 +224,73 @@ class _Lower(Reporter):
             return raw[1:-1], span, list(range(1, len(raw)))
         return value, span, offsets
 
-    def items(self, text: str) -> Iterator[Any]:
-        """The nodes of the top-level items of `text` (the whole file's), for
-        item(). A syntax error raises SyntaxProblem; so does, at the end, an
-        error that item() put off."""
-        from arpeggio import NoMatch
+    def lowered(self, text: str) -> list[Item]:
+        """The top-level items of `text` (the file's, or a part of it that
+        starts at `base` and at an item), lowered in file order. A syntax error
+        raises Arpeggio's NoMatch (its position in `text`); an error found while
+        lowering is put off until the rest has parsed: a syntax error later in
+        the text comes first. (item() is called straight from the loop, so that
+        nesting takes as many frames as it always did; RecursionError is an
+        error too.)"""
+        out: list[Item] = []
+        problem: Optional[BaseException] = None
+        for node in top_items(text):
+            if problem is None:
+                try:
+                    out.append(self.item(node[0]))
+                except (SyntaxProblem, RecursionError) as exc:
+                    problem = exc
+        if problem is not None:
+            raise problem
+        return out
 
-        try:
-            for node in top_items(text):
-                yield node[0]
-        except NoMatch as err:
-            raise SyntaxProblem(syntax_diagnostic(err, self.source)) from None
-        if self.problem is not None:
-            raise self.problem
-
-    def item(self, node: Any) -> None:
-        """Add a top-level item (a declaration, a flow or a loose rule) to the
-        program. An error is put off: a syntax error later in the file comes
-        first. (Called straight from the loop over items(), so that nesting
-        takes as many frames as it always did; RecursionError is an error too.)"""
-        if self.problem is not None:
-            return
-        try:
-            kind, prog = node.rule_name, self.program
-            f = _fields(node)
-            if kind == "EventDecl":
-                uuid = self.text_of(f["uuid"]) if "uuid" in f else None
-                desc = self.text_of(f["description"]) if "description" in f else None
-                aliases = [
-                    ir.Alias(span, normalize_name(text)) for text, span, _ in map(self.text_of, f.get("aliases", []))
-                ]
-                keyword = _AFTER_EVENT_KEYWORD.match(self.text, node.position)
-                seq_at = keyword.end() if keyword else node.position
-                seq_span = self.source.span(seq_at, seq_at + len(f["seq"]))
-                prog.events.append(
-                    ir.EventDecl(
-                        self.span(node),
-                        self.int_value(f["seq"], seq_span),
-                        seq_span,
-                        _name(f["name"]),
-                        self.span(f["name"]),
-                        uuid[0] if uuid else None,
-                        uuid[1] if uuid else None,
-                        desc[0] if desc else None,
-                        desc[1] if desc else None,
-                        aliases,
-                    )
-                )
-            elif kind == "AgentDecl":
-                display = self.text_of(f["display"])[0] if "display" in f else None
-                prog.agents.append(ir.AgentDecl(self.span(node), _name(f["name"]), self.span(f["name"]), display))
-            elif kind == "GroupDecl":
-                display = self.text_of(f["display"])[0] if "display" in f else None
-                prog.groups.append(ir.GroupDecl(self.span(node), _name(f["name"]), self.span(f["name"]), display))
-            elif kind == "FieldDecl":
-                name, type_ = f["name"], f["type"]
-                prog.fields.append(
-                    ir.FieldDecl(self.span(node), _name(name), self.span(name), _name(type_), self.span(type_))
-                )
-            elif kind == "SegmentDecl":
-                prog.segments.append(
-                    ir.SegmentDecl(self.span(node), _name(f["name"]), self.span(f["name"]), self.expr(f["expr"]))
-                )
-            elif kind == "Flow":
-                prio = 0
-                if "priority" in f:
-                    keyword = _PRIORITY_KEYWORD.search(self.text, node.position)
-                    at = keyword.end() if keyword else node.position
-                    prio = self.int_value(f["priority"], self.source.span(at, at + len(f["priority"])))
-                rules = [self.rule(r) for r in f.get("rules", [])]
-                prog.flows.append(
-                    ir.Flow(self.span(node), _name(f["name"]), self.span(f["name"]), prio, "inactive" in f, rules)
-                )
-            else:  # a rule outside any flow
-                rule = self.rule(node)
-                if self.main is None:
-                    self.main = ir.Flow(rule.span, "main", rule.span, 0, False, [], implicit=True)
-                    prog.flows.append(self.main)
-                self.main.rules.append(rule)
-        except (SyntaxProblem, RecursionError) as exc:
-            self.problem = exc
+    def item(self, node: Any) -> Item:
+        """A top-level item: a declaration, a flow or a loose rule."""
+        kind = node.rule_name
+        f = _fields(node)
+        if kind == "EventDecl":
+            uuid = self.text_of(f["uuid"]) if "uuid" in f else None
+            desc = self.text_of(f["description"]) if "description" in f else None
+            aliases = [
+                ir.Alias(span, normalize_name(text)) for text, span, _ in map(self.text_of, f.get("aliases", []))
+            ]
+            at = self.at(node.position)
+            keyword = _AFTER_EVENT_KEYWORD.match(self.text, at)
+            seq_at = keyword.end() if keyword else at
+            seq_span = self.source.span(seq_at, seq_at + len(f["seq"]))
+            return ir.EventDecl(
+                self.span(node),
+                self.int_value(f["seq"], seq_span),
+                seq_span,
+                _name(f["name"]),
+                self.span(f["name"]),
+                uuid[0] if uuid else None,
+                uuid[1] if uuid else None,
+                desc[0] if desc else None,
+                desc[1] if desc else None,
+                aliases,
+            )
+        if kind == "AgentDecl":
+            display = self.text_of(f["display"])[0] if "display" in f else None
+            return ir.AgentDecl(self.span(node), _name(f["name"]), self.span(f["name"]), display)
+        if kind == "GroupDecl":
+            display = self.text_of(f["display"])[0] if "display" in f else None
+            return ir.GroupDecl(self.span(node), _name(f["name"]), self.span(f["name"]), display)
+        if kind == "FieldDecl":
+            name, type_ = f["name"], f["type"]
+            return ir.FieldDecl(self.span(node), _name(name), self.span(name), _name(type_), self.span(type_))
+        if kind == "SegmentDecl":
+            return ir.SegmentDecl(self.span(node), _name(f["name"]), self.span(f["name"]), self.expr(f["expr"]))
+        if kind == "Flow":
+            prio = 0
+            if "priority" in f:
+                start = self.at(node.position)
+                keyword = _PRIORITY_KEYWORD.search(self.text, start)
+                at = keyword.end() if keyword else start
+                prio = self.int_value(f["priority"], self.source.span(at, at + len(f["priority"])))
+            rules = [self.rule(r) for r in f.get("rules", [])]
+            return ir.Flow(self.span(node), _name(f["name"]), self.span(f["name"]), prio, "inactive" in f, rules)
+        return self.rule(node)  # a rule outside any flow
 
     def int_value(self, tok: str, where: Any) -> int:
         """An integer token; `where` is its Span or the node that holds it.

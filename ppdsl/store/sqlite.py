@@ -15,7 +15,7 @@ import sqlite3
 from typing import Any, Optional
 from collections.abc import Collection, Iterator, Sequence
 
-from .base import DEDUP_WINDOW, SCHEMA_VERSION, Change, Conflict, StoreError, dumps
+from .base import DEDUP_WINDOW, MOVED, SCHEMA_VERSION, Change, Conflict, CursorMoved, StoreError, dumps
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -132,6 +132,10 @@ class SQLiteStore:
                 ).rowcount != len(updated):
                     raise Conflict("visitor")
                 con.executemany("INSERT INTO seen (id, time) VALUES (?, ?)", change.seen)
+                for key, value in change.expect.items():
+                    row = con.execute("SELECT value FROM cursors WHERE key = ?", (key,)).fetchone()
+                    if (json.loads(row[0]) if row else None) != value:
+                        raise CursorMoved(f"store {self.path}: {MOVED}")
                 con.executemany(
                     "INSERT OR REPLACE INTO cursors (key, value) VALUES (?, ?)",
                     [(k, json.dumps(v)) for k, v in change.cursors.items()],

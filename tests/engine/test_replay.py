@@ -82,6 +82,35 @@ def test_a_second_replay_into_the_store_changes_nothing(rules, tmp_path):
     assert actions.read_bytes() == written
 
 
+def test_two_replays_of_one_file_into_one_store_at_once_apply_each_line_once(rules, tmp_path):
+    """Their cursors are compared and set: the one that finds a position moved
+    under it stops with CursorMoved and commits nothing of that batch."""
+    import threading
+
+    from ppdsl.store import CursorMoved
+
+    events = write(tmp_path / "h.jsonl", history(2000, without_ids=1))  # no message ids at all
+    clean = replay(rules, into(tmp_path / "clean.db"), [str(events)], batch=20)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            replay(rules, into(tmp_path / "s.db"), [str(events)], batch=20)
+        except CursorMoved as exc:
+            errors.append(exc)
+
+    open_store(str(tmp_path / "s.db")).close()
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    replay(rules, into(tmp_path / "s.db"), [str(events)], batch=20)  # finishes what a stopped one left
+    assert counts(clean)["applied"] == 2000
+    assert stored_visitors(tmp_path / "s.db") == stored_visitors(tmp_path / "clean.db")
+    assert all("another replay of the same files" in str(e) for e in errors)
+
+
 def test_the_same_history_under_another_name_is_known_again(rules, tmp_path):
     content = lines(history(200))
     replay(rules, into(tmp_path / "s.db"), [str(write(tmp_path / "a.jsonl", content))])
