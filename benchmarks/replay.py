@@ -31,6 +31,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -263,6 +264,38 @@ def bench_memory(cmd: list[str] | None, files: list[tuple[Path, int]], scratch: 
     return out
 
 
+FOLDS = ("none", "hand-written", "compiled handle")
+
+
+def fold_child(kind: str, path: str) -> None:
+    """Parse a history, then fold it with one of FOLDS ("none" only parses)."""
+    with open(path, "rb") as f:
+        envs = list(rb.parsed(f))
+    handles = {"hand-written": rb.handwritten.handle, "compiled handle": ppdsl.load(LEAD).handle}  # loaded by all
+    handle = handles.get(kind)
+    if handle is not None:
+        rb.fold(envs, handle)
+
+
+def bench_instructions(history: Path, n: int, tmp: str) -> list[tuple[str, float, str]]:
+    """Instructions per event of the fold with each handle, counted by callgrind:
+    unlike times, they come out the same run after run on a busy machine."""
+    counts = {}
+    for kind in FOLDS:
+        out = Path(tmp) / "callgrind.out"
+        argv = [sys.executable, __file__, "--fold-child", kind, str(history)]
+        proc = subprocess.run(
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv], capture_output=True, text=True
+        )
+        found = re.search(r"Collected : ([0-9]+)", proc.stderr)
+        if proc.returncode != 0 or found is None:
+            raise SystemExit(f"error: callgrind failed:\n{proc.stderr[-2000:]}")
+        counts[kind] = int(found.group(1))
+    per = {kind: (counts[kind] - counts["none"]) / n for kind in FOLDS[1:]}
+    base = per["hand-written"]
+    return [(f"{kind}, parsed before", c, f"{base / c:.3f}") for kind, c in per.items()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000, help="lines of the history (default 100000)")
@@ -271,17 +304,28 @@ def main() -> int:
     parser.add_argument("--naive", type=int, default=10_000, help="lines for the naive SQLite replays (default 10000)")
     parser.add_argument("--quick", action="store_true", help="10k events, 1k visitors, one round: a smoke run")
     parser.add_argument("--markdown", metavar="FILE", help="also write the results as Markdown tables")
+    parser.add_argument(
+        "--callgrind",
+        type=int,
+        metavar="N",
+        help="also count the instructions of the flow in a loop over the first N lines (valgrind)",
+    )
     parser.add_argument("--careful-child", nargs=2, metavar=("HISTORY", "DB"), help=argparse.SUPPRESS)
+    parser.add_argument("--fold-child", nargs=2, metavar=("KIND", "HISTORY"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.careful_child:  # one careful replay in a process of its own, for its peak memory
         path, db = args.careful_child
         with open(path, "rb") as f:
             rb.careful_sqlite(db, Path(path).name, f)
         return 0
+    if args.fold_child:
+        fold_child(*args.fold_child)
+        return 0
     if args.quick:
         args.events, args.visitors, args.rounds, args.naive = 10_000, 1_000, 1, 1_000
 
     sections: list[tuple[str, str, list[Row]]] = []
+    instructions: list[tuple[str, float, str]] = []
     notes = []
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -307,6 +351,11 @@ def main() -> int:
         else:
             print("ppdsl replay ...", file=sys.stderr)
             sections.append(("ppdsl replay", "ratio", bench_command(cmd, history, careful_t, n, scratch, args.rounds)))
+        if args.callgrind:
+            print("callgrind ...", file=sys.stderr)
+            head = Path(tmp) / "head.jsonl"
+            head.write_bytes(b"".join(lines[: args.callgrind]))
+            instructions = bench_instructions(head, min(args.callgrind, n), tmp)
         print("peak memory ...", file=sys.stderr)
         small = Path(tmp) / "small.jsonl"
         write_history(small, args.events // 10, args.visitors)
@@ -328,6 +377,18 @@ def main() -> int:
             rate = f"{count / t:,.0f}"
             out.append(f"  {name:42s} {t:9.2f} s {rate:>12s} lines/s  {r}")
             md.append(f"| {name} | {t:.2f} s | {rate} | {r} |")
+        md.append("")
+    if args.callgrind:
+        out += ["", f"Instructions per event, the flow in a loop (callgrind, first {args.callgrind:,} lines)"]
+        md += [
+            f"### Instructions per event, the flow in a loop (callgrind, first {args.callgrind:,} lines)",
+            "",
+            "| measure | instructions | ratio to hand-written |",
+            "|---|---:|---:|",
+        ]
+        for name, count, r in instructions:
+            out.append(f"  {name:42s} {count:12,.0f}  {r}")
+            md.append(f"| {name} | {count:,.0f} | {r} |")
         md.append("")
     out += ["", "Peak memory (resident, of the process)"]
     md += ["### Peak memory", "", "| process | peak | ratio to the small history |", "|---|---:|---:|"]
