@@ -279,13 +279,17 @@ def fold_child(kind: str, path: str) -> None:
 
 def bench_instructions(history: Path, n: int, tmp: str) -> list[tuple[str, float, str]]:
     """Instructions per event of the fold with each handle, counted by callgrind:
-    unlike times, they come out the same run after run on a busy machine."""
+    unlike times, they come out the same run after run on a busy machine. The
+    compiled module must be in the compile cache already (main loads it first)."""
     counts = {}
     for kind in FOLDS:
         out = Path(tmp) / "callgrind.out"
         argv = [sys.executable, __file__, "--fold-child", kind, str(history)]
         proc = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv], capture_output=True, text=True
+            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},  # the same dict and set layouts every run
         )
         found = re.search(r"Collected : ([0-9]+)", proc.stderr)
         if proc.returncode != 0 or found is None:
