@@ -354,7 +354,9 @@ def main() -> int:
             notes.append("ppdsl replay: not available")
         else:
             print("ppdsl replay ...", file=sys.stderr)
-            sections.append(("ppdsl replay", "ratio", bench_command(cmd, history, careful_t, n, scratch, args.rounds)))
+            rows, disagreements = bench_command(cmd, history, careful_t, hand, scratch, args.rounds)
+            sections.append(("ppdsl replay", "ratio", rows))
+            notes.extend(disagreements)
         if args.callgrind:
             print("callgrind ...", file=sys.stderr)
             head = Path(tmp) / "head.jsonl"
