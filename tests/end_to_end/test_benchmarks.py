@@ -47,6 +47,7 @@ def test_quick_replay_benchmark_checks_its_baselines_and_reports_every_section(t
     assert proc.returncode == 0, proc.stderr  # it asserts that the replays end with the same states
     for section in ("Parsing alone", "replay loop", "into SQLite", "Peak memory"):
         assert section in proc.stdout
-    assert "ppdsl replay: not available" in proc.stdout or "ppdsl replay (wall time" in proc.stdout
+    for row in ("ppdsl replay, SQLite", "of careful SQLite", "in memory, --jobs 2"):  # the command's own rows
+        assert row in proc.stdout
     text = out.read_text(encoding="utf-8")
     assert "| compiled handle, parsed before |" in text and "| careful SQLite |" in text
