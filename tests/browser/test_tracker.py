@@ -1,0 +1,163 @@
+"""The _ppmatc tracker in a real headless Chromium against the service: order
+and exactly-once across the script's load, an outage with a reload in the
+middle, a page left right after its pushes, batching, and the generated
+visitor id. Every test reads the result from the service's store: the trail
+flow records each arrival as one digit (see trail.ppflow)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from browser.harness import TRAIL, wait_for
+
+pytestmark = pytest.mark.browser
+
+VISITOR = "v-browser"
+
+
+def steps(first: int, last: int) -> str:
+    """The script that pushes steps first..last."""
+    push = "window._ppmatc.push({track_event: {event_name: 'step', event_data: {n: n}}});"
+    return f"for (var n = {first}; n <= {last}; n++) {push}"
+
+
+def trail(first: int, last: int) -> str:
+    return "".join(str(n % 10) for n in range(first, last + 1))
+
+
+def arrived(service: Any, expected: str) -> Any:
+    """Waits until the visitor's trail is as long as `expected`, then returns it."""
+
+    def current() -> str:
+        value = service.state(VISITOR).get("trail")
+        return "" if value is None else str(value)
+
+    wait_for(lambda: len(current()) >= len(expected), what=f"the trail {expected}")
+    return current()
+
+
+def track_bodies(page: Any) -> list[dict[str, Any]]:
+    """Records the body of every POST /v1/track the page makes (fetch or beacon)."""
+    bodies: list[dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda r: (
+            bodies.append(json.loads(r.post_data)) if r.method == "POST" and r.url.endswith("/v1/track") else None
+        ),
+    )
+    return bodies
+
+
+def test_pushes_before_and_after_the_script_loads_arrive_in_order_once(service_for, site, page):
+    service = service_for(TRAIL)
+    url = site.page("/", service, before=steps(1, 3), config=f'visitorId: "{VISITOR}",')
+    bodies = track_bodies(page)
+    page.goto(url)
+    page.evaluate(steps(4, 30))  # 27 pushes at once: more than one batch of 20
+    assert arrived(service, trail(1, 30)) == trail(1, 30)
+    assert service.state(VISITOR)["event_count_1"] == 30
+    # (Playwright hands the page's events over while it waits on the page)
+    page.wait_for_function("(window.results || []).length == 30")
+    assert {r["status"] for r in page.evaluate("window.results")} == {"applied"}
+    # the three early pushes were drained first-in, first-out into the first request
+    first = [e["track_event"]["event_data"]["n"] for e in bodies[0]["batch"]]
+    assert first[:3] == [1, 2, 3]
+    assert all(len(b["batch"]) <= 20 for b in bodies)
+    ids = [e["message_id"] for b in bodies for e in b["batch"]]
+    assert len(set(ids)) == 30
+    assert all(
+        e["visitor_id"] == VISITOR and e["track_event"]["event_timestamp"] > 0 for b in bodies for e in b["batch"]
+    )
+    assert all(isinstance(b["sent_at"], (int, float)) for b in bodies)
+
+
+def test_a_push_after_the_script_loads_is_sent_at_once(service_for, site, page):
+    service = service_for(TRAIL)
+    page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
+    page.evaluate(steps(1, 1))
+    # far less than the 3 s the original tracker waited between polls
+    page.wait_for_function("(window.results || []).length == 1", timeout=1500)
+    assert str(service.state(VISITOR)["trail"]) == "1"
+
+
+def test_the_queue_survives_an_outage_and_a_reload(service_for, site, page):
+    service = service_for(TRAIL)
+    url = site.page("/", service, config=f'visitorId: "{VISITOR}",')
+    page.goto(url)
+    page.evaluate(steps(1, 2))
+    assert arrived(service, trail(1, 2)) == trail(1, 2)
+    service.stop()
+    page.evaluate(steps(3, 5))
+    # while the service is down the pushes wait in localStorage, retried with backoff
+    wait_for(lambda: len(page.evaluate(_QUEUED)) == 3, what="three events queued in localStorage")
+    page.reload()
+    page.evaluate(steps(6, 7))
+    wait_for(lambda: len(page.evaluate(_QUEUED)) == 5, what="five events queued after the reload")
+    service.start()
+    assert arrived(service, trail(1, 7)) == trail(1, 7)
+    wait_for(lambda: page.evaluate(_QUEUED) == [], what="the queue to empty")
+
+
+_QUEUED = """(() => {
+  var out = [];
+  for (var i = 0; i < localStorage.length; i++) {
+    var key = localStorage.key(i);
+    var value = key.indexOf("_ppmatc_q") == 0 && localStorage.getItem(key);
+    if (value) out = out.concat(JSON.parse(value));
+  }
+  return out.map(e => e.track_event.event_data.n);
+})()"""
+
+
+def test_events_pushed_just_before_leaving_the_page_arrive(service_for, site, page):
+    service = service_for(TRAIL)
+    site.pages["/next"] = "<!doctype html><p>another page, without the tracker</p>"
+    page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
+    page.evaluate(steps(1, 5) + f"location.href = '{site.url}/next';")
+    page.wait_for_url(site.url + "/next")
+    assert arrived(service, trail(1, 5)) == trail(1, 5)
+
+
+def test_a_hidden_page_sends_its_queue_by_beacon(service_for, site, page):
+    service = service_for(TRAIL)
+    page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
+    beacons: list[str] = []
+    page.on(
+        "request", lambda r: beacons.append(r.headers.get("content-type", "")) if r.resource_type == "ping" else None
+    )
+    # the pushes and the page's hiding in one task: no fetch can start before the beacon
+    page.evaluate(
+        steps(1, 4)
+        + """Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
+        document.dispatchEvent(new Event("visibilitychange"));"""
+    )
+    assert arrived(service, trail(1, 4)) == trail(1, 4)
+    assert beacons and beacons[0].startswith("text/plain")
+
+
+def test_a_generated_visitor_id_is_kept_across_page_loads(service_for, site, page):
+    service = service_for(TRAIL)
+    url = site.page("/", service)
+    page.goto(url)
+    first = page.evaluate("window._ppmatc.visitorId")
+    page.reload()
+    assert page.evaluate("window._ppmatc.visitorId") == first
+    assert page.evaluate("localStorage.getItem('_ppmatc_visitor')") == first
+
+
+def test_message_ids_without_crypto_random_uuid(service_for, site, page):
+    # randomUUID exists only in secure contexts; a site on plain http elsewhere than localhost lacks it
+    service = service_for(TRAIL)
+    page.add_init_script("delete Crypto.prototype.randomUUID;")
+    bodies = track_bodies(page)
+    page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
+    assert page.evaluate("typeof crypto.randomUUID") == "undefined"
+    page.evaluate(steps(1, 3))
+    assert arrived(service, trail(1, 3)) == trail(1, 3)
+    page.wait_for_function("(window.results || []).length == 3")
+    ids = [e["message_id"] for b in bodies for e in b["batch"]]
+    assert len(set(ids)) == 3
+    assert all(len(i) == 36 and i[14] == "4" for i in ids)
