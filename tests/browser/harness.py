@@ -197,12 +197,16 @@ def page(browser: Any) -> Iterator[Any]:
     context.close()
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "the condition") -> Any:
-    """Polls until `condition()` is truthy and returns it."""
+def wait_for(condition: Callable[[], Any], timeout: float = 20.0, what: str = "the condition", page: Any = None) -> Any:
+    """Polls until `condition()` is truthy and returns it. With a `page`, it
+    waits on the page, so that Playwright runs its routes and events meanwhile."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value or time.monotonic() > deadline:
             assert value, f"timed out after {timeout} s waiting for {what}"
             return value
-        time.sleep(0.1)
+        if page is not None:
+            page.wait_for_timeout(100)
+        else:
+            time.sleep(0.1)

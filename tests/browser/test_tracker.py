@@ -7,6 +7,7 @@ flow records each arrival as one digit (see trail.ppflow)."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -28,14 +29,15 @@ def trail(first: int, last: int) -> str:
     return "".join(str(n % 10) for n in range(first, last + 1))
 
 
-def arrived(service: Any, expected: str) -> Any:
-    """Waits until the visitor's trail is as long as `expected`, then returns it."""
+def arrived(page: Any, service: Any, expected: str) -> Any:
+    """Waits until the visitor's trail is as long as `expected`, then returns it.
+    It waits on the page, so that Playwright meanwhile runs the page's routes."""
 
     def current() -> str:
         value = service.state(VISITOR).get("trail")
         return "" if value is None else str(value)
 
-    wait_for(lambda: len(current()) >= len(expected), what=f"the trail {expected}")
+    wait_for(lambda: len(current()) >= len(expected), what=f"the trail {expected}", page=page)
     return current()
 
 
@@ -57,7 +59,7 @@ def test_pushes_before_and_after_the_script_loads_arrive_in_order_once(service_f
     bodies = track_bodies(page)
     page.goto(url)
     page.evaluate(steps(4, 30))  # 27 pushes at once: more than one batch of 20
-    assert arrived(service, trail(1, 30)) == trail(1, 30)
+    assert arrived(page, service, trail(1, 30)) == trail(1, 30)
     assert service.state(VISITOR)["event_count_1"] == 30
     # (Playwright hands the page's events over while it waits on the page)
     page.wait_for_function("(window.results || []).length == 30")
@@ -88,7 +90,7 @@ def test_the_queue_survives_an_outage_and_a_reload(service_for, site, page):
     url = site.page("/", service, config=f'visitorId: "{VISITOR}",')
     page.goto(url)
     page.evaluate(steps(1, 2))
-    assert arrived(service, trail(1, 2)) == trail(1, 2)
+    assert arrived(page, service, trail(1, 2)) == trail(1, 2)
     service.stop()
     page.evaluate(steps(3, 5))
     # while the service is down the pushes wait in localStorage, retried with backoff
@@ -97,7 +99,7 @@ def test_the_queue_survives_an_outage_and_a_reload(service_for, site, page):
     page.evaluate(steps(6, 7))
     wait_for(lambda: len(page.evaluate(_QUEUED)) == 5, what="five events queued after the reload")
     service.start()
-    assert arrived(service, trail(1, 7)) == trail(1, 7)
+    assert arrived(page, service, trail(1, 7)) == trail(1, 7)
     wait_for(lambda: page.evaluate(_QUEUED) == [], what="the queue to empty")
 
 
@@ -118,7 +120,7 @@ def test_events_pushed_just_before_leaving_the_page_arrive(service_for, site, pa
     page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
     page.evaluate(steps(1, 5) + f"location.href = '{site.url}/next';")
     page.wait_for_url(site.url + "/next")
-    assert arrived(service, trail(1, 5)) == trail(1, 5)
+    assert arrived(page, service, trail(1, 5)) == trail(1, 5)
 
 
 def test_a_hidden_page_sends_its_queue_by_beacon(service_for, site, page):
@@ -134,7 +136,7 @@ def test_a_hidden_page_sends_its_queue_by_beacon(service_for, site, page):
         + """Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
         document.dispatchEvent(new Event("visibilitychange"));"""
     )
-    assert arrived(service, trail(1, 4)) == trail(1, 4)
+    assert arrived(page, service, trail(1, 4)) == trail(1, 4)
     assert beacons and beacons[0].startswith("text/plain")
 
 
@@ -156,8 +158,75 @@ def test_message_ids_without_crypto_random_uuid(service_for, site, page):
     page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
     assert page.evaluate("typeof crypto.randomUUID") == "undefined"
     page.evaluate(steps(1, 3))
-    assert arrived(service, trail(1, 3)) == trail(1, 3)
+    assert arrived(page, service, trail(1, 3)) == trail(1, 3)
     page.wait_for_function("(window.results || []).length == 3")
     ids = [e["message_id"] for b in bodies for e in b["batch"]]
     assert len(set(ids)) == 3
     assert all(len(i) == 36 and i[14] == "4" for i in ids)
+
+
+def test_an_event_the_service_rejects_is_dropped_and_the_rest_go_on(service_for, site, page):
+    service = service_for(TRAIL)
+    page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
+    page.evaluate(steps(1, 2) + "window._ppmatc.push({track_event: {event_name: 'no_such_event'}});" + steps(3, 4))
+    assert arrived(page, service, trail(1, 4)) == trail(1, 4)
+    page.wait_for_function("(window.results || []).length == 5")
+    assert [r["status"] for r in page.evaluate("window.results")].count("rejected") == 1
+    wait_for(lambda: page.evaluate(_QUEUED) == [], what="the queue to empty")
+
+
+def test_server_errors_are_retried_with_the_same_message_ids(service_for, site, page):
+    service = service_for(TRAIL)
+    failures = {"left": 2}
+    bodies: list[dict[str, Any]] = []
+
+    def flaky(route: Any) -> None:
+        bodies.append(json.loads(route.request.post_data))
+        if failures["left"]:
+            failures["left"] -= 1
+            route.fulfill(status=503, body='{"error": "the store is unavailable"}', headers=_CORS)
+        else:
+            route.continue_()
+
+    page.route("**/v1/track", flaky)
+    page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
+    page.evaluate(steps(1, 3))
+    assert arrived(page, service, trail(1, 3)) == trail(1, 3)
+    ids = [[e["message_id"] for e in b["batch"]] for b in bodies]
+    assert len(ids) == 3 and ids[0] == ids[1] == ids[2]
+
+
+def test_retry_after_is_honoured(service_for, site, page):
+    service = service_for(TRAIL)
+    times: list[float] = []
+
+    def limited(route: Any) -> None:
+        times.append(time.monotonic())
+        if len(times) == 1:
+            route.fulfill(status=429, body='{"error": "slow down"}', headers={**_CORS, "Retry-After": "3"})
+        else:
+            route.continue_()
+
+    page.route("**/v1/track", limited)
+    page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
+    page.evaluate(steps(1, 1))
+    assert arrived(page, service, trail(1, 1)) == trail(1, 1)
+    page.wait_for_function("(window.results || []).length == 1")
+    # without Retry-After the first retry comes after 0.5 to 1 s
+    assert times[1] - times[0] >= 2.9
+
+
+def test_the_queue_cap_drops_the_oldest_events(service_for, site, page):
+    service = service_for(TRAIL)
+    page.route("**/v1/track", lambda route: route.abort())
+    page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}", queueCap: 5,'))
+    page.evaluate(steps(1, 8))
+    assert page.evaluate(_QUEUED) == [4, 5, 6, 7, 8]
+
+
+# a cross-origin answer made up by a test: the page may read it, and its Retry-After
+_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Retry-After",
+    "Content-Type": "application/json",
+}
