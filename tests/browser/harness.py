@@ -65,9 +65,10 @@ class RealService:
     """`ppdsl serve` in a child process with an SQLite store, so that a
     stop (kill -9) and start keeps what was committed."""
 
-    def __init__(self, flow: Path, port: int, store: Path):
+    def __init__(self, flow: Path, port: int, store: Path, write_key: str | None = None):
         self.command = [sys.executable, "-m", "ppdsl", "serve", str(flow), "--port", str(port)]
         self.command += ["--store", str(store), "--admin-token", ADMIN_TOKEN]
+        self.command += ["--write-key", write_key] if write_key else []
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -104,17 +105,17 @@ class RealService:
 
 
 @pytest.fixture
-def service_for(tmp_path: Path) -> Iterator[Callable[[Path], Service]]:
-    """Starts a service for a flow file; every one is stopped after the test."""
+def service_for(tmp_path: Path) -> Iterator[Callable[..., Service]]:
+    """Starts a service for a flow file (and a write key); every one is stopped after the test."""
     started: list[Service] = []
 
-    def start(flow: Path) -> Service:
+    def start(flow: Path, write_key: str | None = None) -> Service:
         port = free_port()
         service: Service
         if real_service_available():
-            service = RealService(flow, port, tmp_path / f"visitors-{port}.db")
+            service = RealService(flow, port, tmp_path / f"visitors-{port}.db", write_key)
         else:
-            service = StubService(flow, port)
+            service = StubService(flow, port, write_key)
         service.start()
         started.append(service)
         return service

@@ -60,7 +60,6 @@ class StubService:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        ThreadingHTTPServer.allow_reuse_address = True
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), _handler(self))
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -230,3 +230,14 @@ _CORS = {
     "Access-Control-Expose-Headers": "Retry-After",
     "Content-Type": "application/json",
 }
+
+
+def test_the_write_key_goes_in_the_body_and_a_wrong_one_loses_nothing(service_for, site, page):
+    service = service_for(TRAIL, write_key="site-key")
+    page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}", writeKey: "wrong",'))
+    page.evaluate(steps(1, 2))
+    page.wait_for_timeout(1500)
+    assert service.state(VISITOR) == {}
+    assert page.evaluate(_QUEUED) == [1, 2]  # 401 is retried, never dropped
+    page.goto(site.page("/right", service, config=f'visitorId: "{VISITOR}", writeKey: "site-key",'))
+    assert arrived(page, service, trail(1, 2)) == trail(1, 2)
