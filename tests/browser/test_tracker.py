@@ -175,45 +175,43 @@ def test_an_event_the_service_rejects_is_dropped_and_the_rest_go_on(service_for,
     wait_for(lambda: page.evaluate(_QUEUED) == [], what="the queue to empty")
 
 
-def test_server_errors_are_retried_with_the_same_message_ids(service_for, site, page):
-    service = service_for(TRAIL)
-    failures = {"left": 2}
-    bodies: list[dict[str, Any]] = []
+def answer_first(page: Any, answers: list[tuple[int, dict[str, str]]]) -> list[tuple[float, dict[str, Any]]]:
+    """Answers the page's first POSTs /v1/track with these (status, headers) in
+    the service's place and lets the later ones through; returns the time and
+    body of every request."""
+    seen: list[tuple[float, dict[str, Any]]] = []
 
-    def flaky(route: Any) -> None:
-        bodies.append(json.loads(route.request.post_data))
-        if failures["left"]:
-            failures["left"] -= 1
-            route.fulfill(status=503, body='{"error": "the store is unavailable"}', headers=_CORS)
+    def route(route: Any) -> None:
+        seen.append((time.monotonic(), json.loads(route.request.post_data)))
+        if len(seen) <= len(answers):
+            status, headers = answers[len(seen) - 1]
+            route.fulfill(status=status, body='{"error": "made up by the test"}', headers={**_CORS, **headers})
         else:
             route.continue_()
 
-    page.route("**/v1/track", flaky)
+    page.route("**/v1/track", route)
+    return seen
+
+
+def test_server_errors_are_retried_with_the_same_message_ids(service_for, site, page):
+    service = service_for(TRAIL)
+    seen = answer_first(page, [(503, {}), (500, {})])
     page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
     page.evaluate(steps(1, 3))
     assert arrived(page, service, trail(1, 3)) == trail(1, 3)
-    ids = [[e["message_id"] for e in b["batch"]] for b in bodies]
+    ids = [[e["message_id"] for e in body["batch"]] for _, body in seen]
     assert len(ids) == 3 and ids[0] == ids[1] == ids[2]
 
 
 def test_retry_after_is_honoured(service_for, site, page):
     service = service_for(TRAIL)
-    times: list[float] = []
-
-    def limited(route: Any) -> None:
-        times.append(time.monotonic())
-        if len(times) == 1:
-            route.fulfill(status=429, body='{"error": "slow down"}', headers={**_CORS, "Retry-After": "3"})
-        else:
-            route.continue_()
-
-    page.route("**/v1/track", limited)
+    seen = answer_first(page, [(429, {"Retry-After": "3"})])
     page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
     page.evaluate(steps(1, 1))
     assert arrived(page, service, trail(1, 1)) == trail(1, 1)
     page.wait_for_function("(window.results || []).length == 1")
     # without Retry-After the first retry comes after 0.5 to 1 s
-    assert times[1] - times[0] >= 2.9
+    assert seen[1][0] - seen[0][0] >= 2.9
 
 
 def test_the_queue_cap_drops_the_oldest_events(service_for, site, page):
