@@ -214,6 +214,17 @@ def test_retry_after_is_honoured(service_for, site, page):
     assert seen[1][0] - seen[0][0] >= 2.9
 
 
+def test_a_request_refused_whole_is_retried_an_event_at_a_time(service_for, site, page):
+    service = service_for(TRAIL)
+    # the batch of three is refused, then the first event alone: only that one is dropped
+    seen = answer_first(page, [(413, {}), (400, {})])
+    page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
+    page.evaluate(steps(1, 3))
+    assert arrived(page, service, trail(2, 3)) == trail(2, 3)
+    batches = [[e["track_event"]["event_data"]["n"] for e in body["batch"]] for _, body in seen]
+    assert batches == [[1, 2, 3], [1], [2, 3]]
+
+
 def test_the_queue_cap_drops_the_oldest_events(service_for, site, page):
     service = service_for(TRAIL)
     page.route("**/v1/track", lambda route: route.abort())
