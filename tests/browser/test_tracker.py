@@ -79,10 +79,10 @@ def test_pushes_before_and_after_the_script_loads_arrive_in_order_once(service_f
 def test_a_push_after_the_script_loads_is_sent_at_once(service_for, site, page):
     service = service_for(TRAIL)
     page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
-    page.evaluate(steps(1, 1))
-    # far less than the 3 s the original tracker waited between polls
-    page.wait_for_function("(window.results || []).length == 1", timeout=1500)
-    assert str(service.state(VISITOR)["trail"]) == "1"
+    # the request leaves far sooner than the 3 s the original tracker waited between polls
+    with page.expect_request("**/v1/track", timeout=1500):
+        page.evaluate(steps(1, 1))
+    assert arrived(page, service, trail(1, 1)) == trail(1, 1)
 
 
 def test_the_queue_survives_an_outage_and_a_reload(service_for, site, page):
