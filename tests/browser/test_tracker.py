@@ -6,6 +6,7 @@ flow records each arrival as one digit (see trail.ppflow)."""
 
 from __future__ import annotations
 
+import email.utils
 import json
 import time
 from typing import Any
@@ -203,9 +204,12 @@ def test_server_errors_are_retried_with_the_same_message_ids(service_for, site, 
     assert len(ids) == 3 and ids[0] == ids[1] == ids[2]
 
 
-def test_retry_after_is_honoured(service_for, site, page):
+@pytest.mark.parametrize("form", ["seconds", "date"])
+def test_retry_after_is_honoured(service_for, site, page, form):
     service = service_for(TRAIL)
-    seen = answer_first(page, [(429, {"Retry-After": "3"})])
+    # an HTTP date has whole seconds: 4 s ahead is 3 to 4 s away
+    after = "3" if form == "seconds" else email.utils.formatdate(time.time() + 4, usegmt=True)
+    seen = answer_first(page, [(429, {"Retry-After": after})])
     page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
     page.evaluate(steps(1, 1))
     assert arrived(page, service, trail(1, 1)) == trail(1, 1)

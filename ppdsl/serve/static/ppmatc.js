@@ -154,7 +154,7 @@
           BATCH = 1;
           return retry(0);
         }
-        retry(parseFloat(response.headers.get("Retry-After")) * 1000 || 0);
+        retry(wait(response.headers.get("Retry-After")));
       })
       .catch(function () {
         retry(0);
@@ -191,6 +191,12 @@
         throw e; // the page's error, reported without stopping the tracker
       });
     }
+  }
+
+  // Retry-After in seconds or as an HTTP date; null (or unreadable) gives 0
+  function wait(header) {
+    var ms = header == null ? 0 : isNaN(header) ? Date.parse(header) - Date.now() : header * 1000;
+    return ms > 0 ? ms : 0;
   }
 
   function retry(after) {
