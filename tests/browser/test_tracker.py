@@ -207,15 +207,16 @@ def test_server_errors_are_retried_with_the_same_message_ids(service_for, site, 
 @pytest.mark.parametrize("form", ["seconds", "date"])
 def test_retry_after_is_honoured(service_for, site, page, form):
     service = service_for(TRAIL)
-    # an HTTP date has whole seconds: 4 s ahead is 3 to 4 s away
-    after = "3" if form == "seconds" else email.utils.formatdate(time.time() + 4, usegmt=True)
+    # an HTTP date has whole seconds: 5 s ahead is 4 to 5 s away
+    after = "3" if form == "seconds" else email.utils.formatdate(time.time() + 5, usegmt=True)
     seen = answer_first(page, [(429, {"Retry-After": after})])
     page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
     page.evaluate(steps(1, 1))
     assert arrived(page, service, trail(1, 1)) == trail(1, 1)
     page.wait_for_function("(window.results || []).length == 1")
-    # without Retry-After the first retry comes after 0.5 to 1 s
-    assert seen[1][0] - seen[0][0] >= 2.9
+    # without Retry-After the first retry comes after 0.5 to 1 s (the times are
+    # taken when Playwright hands a request over, give or take a few tenths)
+    assert seen[1][0] - seen[0][0] >= 2.5
 
 
 def test_a_request_refused_whole_is_retried_an_event_at_a_time(service_for, site, page):
