@@ -141,6 +141,24 @@ def test_a_hidden_page_sends_its_queue_by_beacon(service_for, site, page):
     assert beacons and beacons[0].startswith("text/plain")
 
 
+def test_a_queue_too_big_for_one_beacon_sends_its_oldest_part(service_for, site, page):
+    service = service_for(TRAIL)
+    # only beacons get through; ten events of 30 KB of UTF-8 each are over Chromium's 64 KB for a
+    # beacon, so are five; two are not
+    page.route(
+        "**/v1/track", lambda route: route.continue_() if route.request.resource_type == "ping" else route.abort()
+    )
+    page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
+    pad = "\u5b57" * 10_000
+    page.evaluate(
+        f"""for (var n = 1; n <= 10; n++)
+          window._ppmatc.push({{track_event: {{event_name: 'step', event_data: {{n: n, pad: '{pad}'}}}}}});
+        Object.defineProperty(document, "visibilityState", {{value: "hidden", configurable: true}});
+        document.dispatchEvent(new Event("visibilitychange"));"""
+    )
+    assert arrived(page, service, trail(1, 2)) == trail(1, 2)
+
+
 def test_a_generated_visitor_id_is_kept_across_page_loads(service_for, site, page):
     service = service_for(TRAIL)
     url = site.page("/", service)

@@ -142,7 +142,9 @@
       method: "POST",
       body: text,
       headers: { "Content-Type": "text/plain" },
-      keepalive: text.length < 60000, // lets the request outlive the page; browsers allow 64 KB
+      // keepalive lets the request outlive the page, within 64 KB for all such requests
+      // (20000 UTF-16 units are at most 60 KB of UTF-8); a retry goes without it
+      keepalive: !failures && text.length < 20000,
       signal: abort && abort.signal,
     })
       .then(function (response) {
@@ -206,14 +208,13 @@
     schedule(Math.max(after, backoff * (0.5 + Math.random() / 2)));
   }
 
-  // What is queued goes in one beacon (a beacon's body is limited to 64 KB). It
-  // stays queued: whether a beacon arrived is never known, and a copy sent again
-  // later is a duplicate the service ignores.
+  // What is queued goes in one beacon; the browser refuses one over its limit
+  // (64 KB in Chromium), and then the older half is tried, and so on. It stays
+  // queued: whether a beacon arrived is never known, and a copy sent again later
+  // is a duplicate the service ignores.
   function beacon() {
-    if (!queue.length || !navigator.sendBeacon) return;
-    var n = queue.length, text;
-    while ((text = body(queue.slice(0, n))).length > 60000 && n > 1) n = n >> 1;
-    navigator.sendBeacon(endpoint, new Blob([text], { type: "text/plain" }));
+    var n = navigator.sendBeacon ? queue.length : 0;
+    while (n > 0 && !navigator.sendBeacon(endpoint, new Blob([body(queue.slice(0, n))], { type: "text/plain" }))) n >>= 1;
   }
 
   doc.addEventListener("visibilitychange", function () {
