@@ -237,15 +237,15 @@ def test_retry_after_is_honoured(service_for, site, page, form):
     assert seen[1][0] - seen[0][0] >= 2.5
 
 
-def test_a_request_refused_whole_is_retried_an_event_at_a_time(service_for, site, page):
+def test_a_request_refused_whole_is_retried_in_halves(service_for, site, page):
     service = service_for(TRAIL)
-    # the batch of three is refused, then the first event alone: only that one is dropped
-    seen = answer_first(page, [(413, {}), (400, {})])
+    # the batch of five is refused, then its older half, then the first event alone: only that one is dropped
+    seen = answer_first(page, [(413, {}), (400, {}), (400, {})])
     page.goto(site.page("/", service, config=f'visitorId: "{VISITOR}",'))
-    page.evaluate(steps(1, 3))
-    assert arrived(page, service, trail(2, 3)) == trail(2, 3)
+    page.evaluate(steps(1, 5))
+    assert arrived(page, service, trail(2, 5)) == trail(2, 5)
     batches = [[e["track_event"]["event_data"]["n"] for e in body["batch"]] for _, body in seen]
-    assert batches == [[1, 2, 3], [1], [2, 3]]
+    assert batches == [[1, 2, 3, 4, 5], [1, 2], [1], [2, 3, 4, 5]]
 
 
 def test_the_queue_cap_drops_the_oldest_events(service_for, site, page):

@@ -151,9 +151,10 @@
         var status = response.status;
         if (status == 200) return response.json().then(function (json) { done(batch, json.results || []); });
         if (status == 400 || status == 413) {
-          // the request itself was refused: the first event alone decides whether it is to blame
+          // the request itself was refused: its older half goes alone, down to one event,
+          // which is dropped if it is refused alone
           if (batch.length == 1) return done(batch, [{ status: "rejected", error: "HTTP " + status }]);
-          BATCH = 1;
+          BATCH = batch.length >> 1;
           return retry(0);
         }
         retry(wait(response.headers.get("Retry-After")));
