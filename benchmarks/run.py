@@ -12,6 +12,8 @@ What is measured (see benchmarks/README.md for the targets and a table):
   compile       check and check+compile of generated 10/100/1,000-flow files
   CLI           a repeated `ppdsl run` on an unchanged (cached) file against
                 `python -c pass`
+  editing       the language server's diagnostics after each of 500 keystrokes
+                on a 2,000-line file, against `ppdsl check` on that file
 Absolute times on a shared machine are noisy; the ratios are what count.
 """
 
@@ -181,6 +183,86 @@ def bench_cli(quick: bool) -> list[tuple[str, float, str]]:
     return [(name, t, f"{t / base:.2f}") for name, t in times.items()]
 
 
+SESSION = """\
+flow typed_live priority 1 {
+  on event ev1, ev2 ->
+    if count(ev1) > 3 and user_city == "Beijing" or now - last_time(ev2) < 10m
+      reply alice "Hi {{ user_fullname or 'there' }}, you came back {{ count(ev1) }} times"
+    elif count(ev2) > 2
+      assign group sales
+    else
+      reply bob "Hello again"
+  on event ev3 -> if len(page_url) > 10 and contains(page_url, "/pricing") reply alice else end
+  on event ev4 -> switch lower(user_language) { case "zh", "zh-cn" -> reply alice "你好" default -> end }
+  on any event -> end
+}
+
+"""
+
+
+def bench_editing(quick: bool) -> list[tuple[str, float, str]]:
+    """An editing session replayed on a 2,000-line file: a new 500-character
+    flow typed one keystroke at a time in its middle. Each keystroke is a new
+    text to check, as the language server checks it (with the file's
+    Reparser, without debouncing: every change counted), against `ppdsl
+    check` on the file."""
+    from ppdsl.authoring.editor import analyze
+    from ppdsl.lang.diagnostics import to_lsp
+    from ppdsl.lang.reparse import Reparser
+
+    text = flows_file(200)
+    lines = text.split("\n")
+    cut = next(i for i in range(len(lines) // 2, len(lines)) if lines[i].startswith("flow "))  # between two flows
+    head, tail = "\n".join(lines[:cut]) + "\n", "\n".join(lines[cut:])
+    assert len(lines) >= 2000 and len(SESSION) >= 500
+    assert not compile_source(head + SESSION + tail, "session.ppflow", emit=False).diagnostics
+    keystrokes = SESSION[: 25 if quick else 500]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "session.ppflow"
+        path.write_text(text, encoding="utf-8")
+        exe = Path(sys.executable).parent / "ppdsl"
+        check = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "ppdsl"])]
+        check += ["check", str(path)]
+        process = []
+        for _ in range(3 if quick else 5):
+            start = time.perf_counter()
+            subprocess.run(check, check=True, capture_output=True)
+            process.append(time.perf_counter() - start)
+    inprocess = [_timed(lambda: compile_source(text, "session.ppflow", emit=False)) for _ in range(3 if quick else 5)]
+    per_change = []
+    reparser = Reparser()  # as the server keeps one per open file
+    analyze(text, "session.ppflow", reparser)  # the file as opened
+    for i in range(1, len(keystrokes) + 1):
+        typed = head + keystrokes[:i] + tail
+        start = time.perf_counter()
+        analysis = analyze(typed, "session.ppflow", reparser)
+        [to_lsp(d, "file:///session.ppflow") for d in analysis.result.diagnostics]
+        per_change.append(time.perf_counter() - start)
+    # edits that keep the file valid: a digit in the middle flow's condition, changed back and forth
+    valid = []
+    at = text.index("count(ev", len(head) - 300)
+    digit = text.index(">", at) + 2
+    for i in range(10 if quick else 50):
+        edited = text[:digit] + str(i % 10) + text[digit + 1 :]
+        start = time.perf_counter()
+        analysis = analyze(edited, "session.ppflow", reparser)
+        [to_lsp(d, "file:///session.ppflow") for d in analysis.result.diagnostics]
+        valid.append(time.perf_counter() - start)
+        assert not analysis.result.diagnostics
+    base = statistics.median(process)
+    rows = [
+        ("ppdsl check on the file (a process)", base, "1.00"),
+        ("the same check in-process", statistics.median(inprocess), f"{statistics.median(inprocess) / base:.2f}"),
+    ]
+    median = statistics.median(per_change)
+    p90 = sorted(per_change)[int(0.9 * len(per_change))]
+    rows.append((f"diagnostics per change, median of {len(per_change)}", median, f"{median / base:.2f}"))
+    rows.append(("diagnostics per change, 90th percentile", p90, f"{p90 / base:.2f}"))
+    median = statistics.median(valid)
+    rows.append((f"a change that leaves the file valid, median of {len(valid)}", median, f"{median / base:.2f}"))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and no 1,000-flow file")
@@ -198,6 +280,9 @@ def main() -> int:
     sections.append(("Compile time (in-process)", "per flow", bench_compile(args.quick)))
     print("CLI ...", file=sys.stderr)
     sections.append(("CLI latency", "ratio to python -c pass", bench_cli(args.quick)))
+    print("editing ...", file=sys.stderr)
+    title = "Editing: 500 keystrokes on a 2,000-line file (language server diagnostics)"
+    sections.append((title, "ratio to ppdsl check", bench_editing(args.quick)))
 
     machine = (
         f"{platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "

@@ -52,6 +52,7 @@ from . import unparse
 from .explain import Disagreement, Explained, Explainer, GraphKey, action_text, to_json, to_text, trigger_text
 
 SUFFIX = ".test.json"
+EVENTS_SUFFIX = ".events.json"
 MATCHERS = ("contains", "matches", "absent", "equals")
 _SKIP_DIRS = ("node_modules", "__pycache__")
 
@@ -146,6 +147,26 @@ def read_test_file(path: Path) -> TestFile:
     except InputError as exc:
         raise Malformed(shown, "", str(exc)) from None
     return _Reader(path, shown).file(data)
+
+
+def read_events_file(path: Path) -> TestFile:
+    """NAME.events.json, a JSON list of events (each what `run --event` takes),
+    as one case without expectations on NAME.visitor.json when there is one:
+    what an editor's Run lens replays for a flow without a test file."""
+    shown = shown_path(path)
+    try:
+        events = json.loads(read_text(str(path)))
+    except InputError as exc:
+        raise Malformed(shown, "", str(exc)) from None
+    except ValueError as exc:
+        raise Malformed(shown, "", f"not JSON: {exc}") from None
+    if not isinstance(events, list) or not events:
+        raise Malformed(shown, "$", "must be a non-empty JSON list of events")
+    stem = path.name[: -len(EVENTS_SUFFIX)]
+    case: dict[str, Any] = {"name": f"replay of {path.name}", "events": [{"event": e} for e in events]}
+    if path.with_name(stem + ".visitor.json").is_file():
+        case["visitor"] = stem + ".visitor.json"
+    return _Reader(path, shown).file({"flow": stem + ".ppflow", "cases": [case]})
 
 
 class _Reader:

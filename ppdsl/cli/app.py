@@ -11,6 +11,7 @@ from .eval import eval_
 from .explain import explain
 from .fmt import fmt
 from .graph import graph
+from .lsp import lsp
 from .replay import replay
 from .run import run
 from .test import test
@@ -34,5 +35,5 @@ def main() -> None:
     """
 
 
-for command in (check, compile, fmt, run, replay, visitors, test, graph, eval_, explain):
+for command in (check, compile, fmt, run, replay, visitors, test, graph, eval_, explain, lsp):
     main.add_command(command)

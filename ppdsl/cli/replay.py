@@ -208,7 +208,7 @@ def _text(report: dict[str, Any]) -> str:
     rate = report["events_per_second"]
     lines = [
         f"replayed into {printable(report['store'])} in {report['seconds']:.1f} s"
-        + (f" ({rate:,} events/s)" if rate else ""),
+        + (f" ({rate:,} events/s)" if rate and counts["read"] >= 1000 else ""),
         f"  read       {counts['read']:>10,}",
         f"  applied    {counts['applied']:>10,}",
         f"  duplicate  {counts['duplicate']:>10,}",

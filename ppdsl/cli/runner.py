@@ -113,7 +113,7 @@ def execute(
     visitor_id: Optional[str] = None,
 ) -> int:
     """Run one event and print the result (with `explain`, and why); returns
-    the exit status (0 or 1)."""
+    the exit status (0 or 1; 2 for a --store that can't be used)."""
     if save and visitor is None:
         raise UsageProblem("--save", "--save needs --visitor FILE to write to")
     if store is not None or visitor_id is not None:
@@ -236,8 +236,9 @@ def _run_in_store(
             (outcome,) = Processor(rules, target, failing(frozenset(fail))).process([checked])
         finally:
             target.close()
-    except StoreError as exc:
-        raise UsageProblem("--store", str(exc)) from None
+    except StoreError as exc:  # one line and exit 2, as `ppdsl replay` reports a store
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
+        return 2
     if outcome.status == DUPLICATE:
         print(f"duplicate: message_id {printable(repr(checked.message_id))} was applied before; nothing changed")
         return 0

@@ -138,33 +138,24 @@ def _plan(selector: Any, store: Any) -> str:
 
 def _selected(selector: Any, store: Any, limit: Optional[int]) -> Iterator[tuple[str, dict[str, Any]]]:
     """The matching (id, state) pairs, in id order, at most `limit`."""
-    if limit == 0:
-        return
-    n = 0
-    if selector is not None and selector.sql is not None and store.sql_dialect == "sqlite":
-        for visitor_id, text, decision in store.select(selector.sql.decision, selector.sql.params):
-            state = json.loads(text)
-            if decision == 1 or selector.matches(state):
-                yield visitor_id, state
-                n += 1
-                if n == limit:
-                    return
-        return
-    for visitor_id, state in store.visitors():
-        if selector is None or selector.matches(state):
-            yield visitor_id, state
-            n += 1
-            if n == limit:
-                return
+    if store.sql_dialect == "sqlite" and selector is not None:
+        rows: Iterator[tuple[str, Any]] = ((i, json.loads(text)) for i, text in selector.select(store))
+    else:
+        rows = ((i, s) for i, s in store.visitors() if selector is None or selector.matches(s))
+    for n, row in enumerate(rows):
+        if n == limit:
+            return
+        yield row
 
 
 def _count(selector: Any, store: Any, limit: Optional[int]) -> int:
-    """How many match; on SQLite only the rows left to Python are parsed."""
-    if selector is None or selector.sql is None or store.sql_dialect != "sqlite":
-        found = store.count() if selector is None else sum(1 for _ in _selected(selector, store, None))
+    """How many match; on SQLite no state is parsed but those SQL leaves to Python."""
+    if selector is None:
+        found = store.count()
+    elif store.sql_dialect == "sqlite":
+        found = sum(1 for _ in selector.select(store))
     else:
-        rows = store.select(selector.sql.decision, selector.sql.params)
-        found = sum(1 for _, text, decision in rows if decision == 1 or selector.matches(json.loads(text)))
+        found = sum(1 for _, state in store.visitors() if selector.matches(state))
     return found if limit is None else min(found, limit)
 
 

@@ -10,7 +10,9 @@ to run.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any, Optional
 from collections.abc import Callable
 
@@ -35,19 +37,29 @@ _RUNTIME: Optional[dict[str, Any]] = None
 
 
 class _Now:
-    """The current-event stand-in for a standalone condition: only `now`."""
+    """The current-event stand-in for a standalone condition: only `now`,
+    the time of the call unless a fixed time is given."""
 
     __slots__ = ("now",)
 
-    def __init__(self) -> None:
-        self.now = datetime.now(timezone.utc)
+    def __init__(self, now: Optional[datetime] = None) -> None:
+        self.now = datetime.now(timezone.utc) if now is None else now
 
 
-def compile_condition(text: str, *, events: Optional[dict[str, int]] = None) -> Callable[[dict], Any]:
+def compile_condition(
+    text: str, *, events: Optional[dict[str, int]] = None, now: Optional[datetime] = None
+) -> Callable[[dict], Any]:
     """Compile a ppflow expression, e.g. "count(2) > 8 and count(3) > 8",
     into `f(visitor) -> value`. `events` maps event names to numbers so the
-    expression may say count(signup); `now` is the time of the call.
-    Errors raise ppdsl.CompileError with every diagnostic."""
+    expression may say count(signup); `now` is the time of the call unless
+    a fixed (aware) time is given. Errors raise ppdsl.CompileError with every diagnostic."""
+    program, fast, safe = check_condition(text, events)
+    return condition_function(program, fast, safe, text, now)
+
+
+def check_condition(text: str, events: Optional[dict[str, int]] = None) -> tuple[ir.Program, ir.Expr, ir.Expr]:
+    """The program a condition is checked in, and the condition checked twice:
+    with visitor numbers trusted (the fast path) and not (the null-safe path)."""
     if not isinstance(text, str):
         raise TypeError("compile_condition takes the expression as a string")
     source = Source("<condition>", text)
@@ -64,6 +76,15 @@ def compile_condition(text: str, *, events: Optional[dict[str, int]] = None) -> 
         safe = _check(source, program, trust_numbers=False)
     except RecursionError:
         raise _error(source, m.TOO_DEEP_BRACKETS, MAX_BRACKETS) from None
+    return program, fast, safe
+
+
+def condition_function(
+    program: ir.Program, fast: ir.Expr, safe: ir.Expr, doc: str, now: Optional[datetime] = None
+) -> Callable[[dict], Any]:
+    """`f(visitor) -> value` from an expression checked both ways (see
+    check_condition); segments must already be inlined (see inline_segments)."""
+    source = fast.span.source
     gen = CodeGenerator(program, "condition")
     gen.hoisted = {}
     safe_code = gen.expr(safe)
@@ -80,7 +101,7 @@ def compile_condition(text: str, *, events: Optional[dict[str, int]] = None) -> 
         lines += [f"    if {guard}:", f"        return {fast_code}"]
     lines.append(f"    return {safe_code}")
     namespace = dict(_runtime())
-    namespace["_Now"] = _Now
+    namespace["_Now"] = _Now if now is None else partial(_Now, now)
     for code, name in gen.constants.items():
         namespace[name] = eval(code, namespace)  # noqa: S307 - our own constant expressions
     code = "\n".join(lines) + "\n"
@@ -90,8 +111,23 @@ def compile_condition(text: str, *, events: Optional[dict[str, int]] = None) -> 
         raise _error(source, m.TOO_DEEP_GENERATED, PYTHON_MAX_NESTING) from None
     exec(compile(code, "<ppdsl condition>", "exec"), namespace)
     condition = namespace["condition"]
-    condition.__doc__ = f"ppflow condition: {text}"
+    condition.__doc__ = f"ppflow condition: {doc}"
     return condition
+
+
+def inline_segments(e: ir.Expr, segments: dict[str, ir.Expr]) -> ir.Expr:
+    """`e` with every segment name replaced by the segment's checked
+    expression (a segment is evaluated where it is used, so this keeps its
+    meaning); the checker has ruled out cycles. Nodes are changed in place."""
+    if isinstance(e, ir.Var) and isinstance(e.binding, ir.SegmentBinding):
+        return inline_segments(segments[e.binding.name], segments)
+    for f in fields(e):
+        value = getattr(e, f.name)
+        if isinstance(value, ir.Expr):
+            setattr(e, f.name, inline_segments(value, segments))
+        elif isinstance(value, list):
+            setattr(e, f.name, [inline_segments(x, segments) if isinstance(x, ir.Expr) else x for x in value])
+    return e
 
 
 def _error(source: Source, msg: m.Message, limit: int) -> CompileError:
@@ -121,3 +157,21 @@ def _runtime() -> dict[str, Any]:
         exec(compile(runtime_source(), "<ppdsl runtime>", "exec"), namespace)
         _RUNTIME = namespace
     return _RUNTIME
+
+
+def constant_evaluator(now: datetime) -> tuple[dict[str, Any], Callable[[ir.Expr], Any]]:
+    """The runtime's namespace, and a function that computes a checked
+    expression without visitor variables (literals, `now`, arithmetic) exactly
+    as a condition would, with `now` fixed."""
+    gen = CodeGenerator(ir.Program("<constant>", [], [], [], [], [], []), "constant")
+    namespace = dict(_runtime())
+    event, visitor = _Now(now), dict[str, Any]()
+
+    def evaluate(e: ir.Expr) -> Any:
+        code = gen.expr(e)
+        for const, name in gen.constants.items():
+            if name not in namespace:
+                namespace[name] = eval(const, namespace)  # noqa: S307 - our own constant expressions
+        return eval(code, {**namespace, "E": event, "V": visitor})  # noqa: S307 - generated from checked IR
+
+    return _runtime(), evaluate

@@ -94,6 +94,7 @@ class CodeGenerator:
         self.flow: Optional[ir.Flow] = None
         self.temps = 0
         self.chains = 0
+        self.fast = 0  # numbered temporaries of the comparisons' fast path (_n1, _n2, ...)
         # when set, numeric visitor reads become locals read once (code -> (local, kind)),
         # so that ppdsl.condition can guard a fast path on their types
         self.hoisted: Optional[dict[str, tuple[str, str]]] = None
@@ -366,7 +367,16 @@ class CodeGenerator:
             return f"{_CHAIN_TESTS[op]}({self.expr(a)}, {self.expr(b)})"
         if _plain_number(a.ty) and _plain_number(b.ty):
             return f"({self.expr(a)} {op} {self.expr(b)})"
-        return f"{_CHAIN_TESTS[op]}({self.expr(a)}, {self.expr(b)})"
+        left, right = self.expr(a), self.expr(b)
+        for read, ty, other in ((left, a.ty, b.ty), (right, b.ty, a.ty)):
+            if self.hoisted is None and ty.kind in ("int", "float") and _plain_number(other) and _is_read(read):
+                # a visitor number against a sure one: plain `>` when the value has its
+                # declared type, which it nearly always has; the helper otherwise
+                self.fast += 1
+                t = f"_n{self.fast}"
+                x, y = (t, right) if read is left else (left, t)
+                return f"({x} {op} {y} if type({t} := {read}) is {ty.kind} else {_CHAIN_TESTS[op]}({x}, {y}))"
+        return f"{_CHAIN_TESTS[op]}({left}, {right})"
 
     def equals(self, left: str, left_ty: ir.Ty, b: ir.Expr) -> str:
         right = self.expr(b)
@@ -381,6 +391,11 @@ class CodeGenerator:
 
 def _plain_number(ty: ir.Ty) -> bool:
     return ty.sure and ty.kind in ("int", "float")
+
+
+def _is_read(code: str) -> bool:
+    """A plain read of one visitor variable, `V.get('name')` or `V.get('name', 0)`."""
+    return re.fullmatch(r"V\.get\('[A-Za-z0-9_]+'(?:, 0)?\)", code) is not None
 
 
 @cache

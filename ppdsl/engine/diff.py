@@ -12,7 +12,7 @@ from collections import Counter
 
 from ..store.memory import MemoryStore
 from .envelope import visitor_keys
-from .processor import APPLIED, Processor
+from .processor import APPLIED, REJECTED, Processor
 from .replay import BATCH, StrictStop, _loads, parse_line
 from .sources import BadLine, Source
 
@@ -46,6 +46,9 @@ def diff(
         batch = [env for _, env in chunk]
         outcomes = [side.process(batch) for side in sides]
         for (where, envelope), a, b in zip(chunk, *outcomes, strict=True):
+            rejected = next((o for o in (a, b) if o.status == REJECTED), None)
+            if strict and rejected is not None:
+                raise StrictStop(f"{where[0]}:{where[1]}: {rejected.message}")
             total += 1
             shown = [_shown(a), _shown(b)]
             if shown[0] == shown[1]:

@@ -53,10 +53,12 @@ class Processor:
         self,
         batch: Sequence[Envelope],
         cursors: Optional[Callable[[list[Outcome]], dict[str, Any]]] = None,
+        expect: Optional[dict[str, Any]] = None,
     ) -> list[Outcome]:
         """Run and commit one batch. `cursors(outcomes)`, called before each
         attempt to commit, gives the cursors to commit with it (a replay writes
-        the batch's actions out there). Raises StoreError."""
+        the batch's actions out there), and `expect` the values they must still
+        have (Change.expect). Raises StoreError."""
         for _ in range(_ATTEMPTS):
             collecting = gc.isenabled()
             gc.disable()  # a batch makes tens of thousands of dicts that live until it ends: scanning them
@@ -67,6 +69,7 @@ class Processor:
                     gc.enable()
             if cursors is not None:
                 change.cursors = cursors(outcomes)
+            change.expect = expect or {}
             try:
                 self.store.commit(change)
             except Conflict:

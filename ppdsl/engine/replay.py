@@ -10,6 +10,7 @@ part, reading every line but parsing only their own."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import re
@@ -54,8 +55,11 @@ class Summary:
     def reject(self, where: tuple[str, int], message: str) -> None:
         self.rejected += 1
         self.reasons[_DETAIL.sub("", _QUOTED.sub("'…'", message))] += 1
-        if len(self.errors) < SHOWN_ERRORS:
-            self.errors.append((where[0], where[1], message))
+        if len(self.errors) < SHOWN_ERRORS or where < self.errors[-1][:2]:
+            # by place, as merge() orders the parts' errors: a batch's lines rejected by the
+            # flow are found after those that didn't parse
+            bisect.insort(self.errors, (where[0], where[1], message))
+            del self.errors[SHOWN_ERRORS:]
 
     def merge(self, other: Summary) -> None:
         self.read += other.read
@@ -184,6 +188,7 @@ class Part:
         self.keys = visitor_keys(rules)
         self._out: Optional[BinaryIO] = None
         self.lines: dict[str, int] = {}  # source identity -> lines in it, once read to the end
+        self._known: dict[str, Any] = {}  # cursor key -> the value this part last read or committed
         self._index = {source.name: n for n, source in reversed(list(enumerate(self.sources)))}
 
     # -- cursors: how far each source is done, per part ------------------------
@@ -191,7 +196,7 @@ class Part:
         return f"replay:{self.order}:{identity}:{self.jobs}:{self.part}"
 
     def _actions_key(self) -> str:
-        return f"actions:{self.order}:{set_identity(self.sources)}:{self.jobs}:{self.part}"
+        return actions_key(self.order, set_identity(self.sources), self.jobs, self.part)
 
     def run(self) -> Summary:
         started = time.perf_counter()
@@ -213,14 +218,14 @@ class Part:
             lines = source.open()
             key = self._key(source.identity)
             done = max(
-                (self.store.cursor(key) or {}).get("lines", 0),
+                (self._cursor(key) or {}).get("lines", 0),
                 (self.store.cursor(done_key(self.order, source.identity)) or {}).get("lines", 0),
             )
             self._open_actions_once()
             number = 0
             for number, line in lines:
                 if number <= done:
-                    self.summary.skipped += self.part == 0  # every part reads every line: one counts them
+                    self.summary.skipped += self._mine(line)  # every part reads every line: its own count
                     continue
                 cursors[key] = {"lines": number}
                 item = self._item(source.name, number, line)
@@ -247,11 +252,12 @@ class Part:
         items.sort(key=lambda item: (item[0], item[1]))
         identity = set_identity(self.sources)
         key = self._key(identity)
-        done = (self.store.cursor(key) or {}).get("items", 0)
+        done = (self._cursor(key) or {}).get("items", 0)
         if self.store.cursor(done_key(self.order, identity)) is not None:
             done = len(items)  # an earlier replay of these files finished
         self.lines[identity] = 1
-        self.summary.skipped += min(done, len(items)) if self.part == 0 else 0
+        self.summary.skipped += min(done, len(items))  # this part's own items
+        self.summary.read -= min(done, len(items))  # read again only to sort them
         for start in range(done, len(items), self.batch_size):
             chunk = items[start : start + self.batch_size]
             self._commit([(where, env) for _, _, where, env in chunk], {key: {"items": start + len(chunk)}}, None)
@@ -260,11 +266,10 @@ class Part:
 
     def _item(self, name: str, number: int, line: bytes | BadLine) -> Optional[tuple[tuple[str, int], Envelope]]:
         """A line of this part as (where, envelope); a bad one is counted."""
-        if isinstance(line, BadLine):
-            if self.part == 0:  # a line that can't be read belongs to no visitor: part 0 counts it
-                self._reject((name, number), line.reason)
+        if not self._mine(line):
             return None
-        if self.jobs > 1 and partition(line, self.jobs) != self.part:
+        if isinstance(line, BadLine):
+            self._reject((name, number), line.reason)
             return None
         self.summary.read += 1
         parsed = parse_line(line, self.loads, self.keys)
@@ -272,6 +277,13 @@ class Part:
             self._reject((name, number), parsed)
             return None
         return (name, number), parsed
+
+    def _mine(self, line: bytes | BadLine) -> bool:
+        """Whether a line is this part's, by its visitor; a line that can't be read belongs
+        to no visitor: part 0 counts it."""
+        if isinstance(line, BadLine):
+            return self.part == 0
+        return self.jobs == 1 or partition(line, self.jobs) == self.part
 
     def _reject(self, where: tuple[str, int], reason: str) -> None:
         if isinstance(reason, str) and where is not None:
@@ -300,7 +312,12 @@ class Part:
             out.flush()
             return {**cursors, self._actions_key(): {"offset": out.tell()}}
 
-        outcomes = self.processor.process([env for _, env in pending], write_actions)
+        keys = [*cursors, self._actions_key()] if out is not None else list(cursors)
+        expect = {k: self._known.get(k) for k in keys}  # as this part left them: no other replay moved them
+        outcomes = self.processor.process([env for _, env in pending], write_actions, expect)
+        self._known.update(cursors)
+        if out is not None:
+            self._known[self._actions_key()] = {"offset": out.tell()}
         summary = self.summary
         for (where, _), outcome in zip(pending, outcomes, strict=True):
             if outcome.status == APPLIED:
@@ -310,7 +327,7 @@ class Part:
             elif outcome.status == DUPLICATE:
                 summary.duplicate += 1
             else:
-                summary.reject(where, outcome.message)
+                self._reject(where, outcome.message)
         if self.progress is not None and source is not None:
             self.progress(min((self._bytes_before + source.position()) / self._bytes, 1.0))
 
@@ -320,11 +337,16 @@ class Part:
         stamp = outcome.envelope.timestamp if self.order == "time" else 0
         return f"{float('inf') if stamp is None else stamp!r}\t{self._index[where[0]]}\t{where[1]}\t"
 
+    def _cursor(self, key: str) -> Any:
+        """A cursor's committed value, remembered: this part's next commit expects it unchanged."""
+        self._known[key] = value = self.store.cursor(key)
+        return value
+
     def _open_actions_once(self) -> None:
         if self.actions_path is None or self._out is not None:
             return
         path = self.actions_path if self.jobs == 1 else f"{self.actions_path}.part{self.part}"
-        offset = (self.store.cursor(self._actions_key()) or {}).get("offset", 0)
+        offset = (self._cursor(self._actions_key()) or {}).get("offset", 0)
         out = open(path, "ab")  # noqa: SIM115
         if out.tell() < offset:
             offset = out.tell()
@@ -344,6 +366,11 @@ def _action_line(action: dict[str, Any], outcome: Any, sort_key: Optional[str]) 
 def set_identity(sources: Sequence[Source]) -> str:
     """One name for the content of several sources, in their order."""
     return f"{zlib.crc32(','.join(s.identity for s in sources).encode()):08x}{len(sources)}"
+
+
+def actions_key(order: str, identity: str, jobs: int, part: int) -> str:
+    """The cursor of how much of a part's actions file is committed (of --actions itself with one job)."""
+    return f"actions:{order}:{identity}:{jobs}:{part}"
 
 
 def done_key(order: str, identity: str) -> str:
@@ -397,10 +424,18 @@ def replay(
             lines = part.lines
         else:
             summary, lines = _run_parts(rules, open_store, paths, order, jobs, actions, strict, batch, progress)
-            if actions is not None:
-                _merge_parts(actions, jobs)
         done = {done_key(order, identity): {"lines": n} for identity, n in lines.items()}
+        if jobs > 1 and actions is not None:  # the parts' actions after those merged before, then empty parts
+            identity = set_identity(identities)
+            merged = actions_key(order, identity, 1, 0)  # the one cursor of --actions itself, as with one job
+            size = _merge_parts(actions, jobs, (store.cursor(merged) or {}).get("offset", 0))
+            done[merged] = {"offset": size}
+            done.update({actions_key(order, identity, jobs, n): {"offset": 0} for n in range(jobs)})
         _commit_cursors(store, {**done, run_key: {"jobs": jobs, "finished": True}})
+        if jobs > 1 and actions is not None:
+            for n in range(jobs):  # only now: a replay killed before the commit merges them again
+                if os.path.exists(f"{actions}.part{n}"):
+                    os.unlink(f"{actions}.part{n}")
     finally:
         store.close()
     summary.seconds = time.perf_counter() - started
@@ -456,7 +491,7 @@ def _run_parts(
     for part in range(jobs):
         receiver, sender = context.Pipe(duplex=False)
         settings = dict(order=order, jobs=jobs, part=part, actions=actions, strict=strict, batch=batch)
-        child = context.Process(target=_part, args=(sender, rules, open_store, paths, settings, fractions))
+        child = context.Process(target=_part, args=(sender, rules, open_store, paths, settings, fractions, os.getpid()))
         child.start()
         sender.close()
         children.append((child, receiver))
@@ -490,11 +525,18 @@ def _run_parts(
 
 
 def _part(
-    sender: Any, rules: Ruleset, open_store: Callable[[], Store], paths: Sequence[str], settings: Any, fractions: Any
+    sender: Any,
+    rules: Ruleset,
+    open_store: Callable[[], Store],
+    paths: Sequence[str],
+    settings: Any,
+    fractions: Any,
+    parent: int,
 ) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the parts
+    _die_with(parent)
     part = settings["part"]
     try:
         store = open_store()
@@ -512,6 +554,22 @@ def _part(
         sender.close()
 
 
+def _die_with(parent: int) -> None:
+    """A part must not outlive a replay killed with kill -9: the replay run again would
+    work beside it from the same cursors and apply lines without a message_id twice.
+    Linux ends the part with its parent (PR_SET_PDEATHSIG); other systems can't."""
+    import signal
+
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before this part could ask
+        os._exit(1)
+
+
 def _error(kind: str, message: str) -> Exception:
     from ..store import StoreError
 
@@ -519,8 +577,9 @@ def _error(kind: str, message: str) -> Exception:
     return known.get(kind, ReplayError)(message)
 
 
-def _merge_parts(path: str, jobs: int) -> None:
-    """The parts' action files into one, in one process's order; then the parts go."""
+def _merge_parts(path: str, jobs: int, keep: int) -> int:
+    """The first `keep` bytes of the actions file, then the parts' action files
+    merged in one process's order; returns the new size."""
     import heapq
 
     from .files import write_bytes_atomically
@@ -531,9 +590,13 @@ def _merge_parts(path: str, jobs: int) -> None:
                 stamp, index, number, row = line.split(b"\t", 3)
                 yield (float(stamp), int(index), int(number)), row
 
+    try:
+        with open(path, "rb") as f:
+            before = f.read(keep)
+    except FileNotFoundError:
+        before = b""
     parts = [f"{path}.part{n}" for n in range(jobs)]
     merged = heapq.merge(*(rows(p) for p in parts if os.path.exists(p)), key=lambda r: r[0])
-    write_bytes_atomically(path, b"".join(row for _, row in merged))
-    for part in parts:
-        if os.path.exists(part):
-            os.unlink(part)
+    data = before + b"".join(row for _, row in merged)
+    write_bytes_atomically(path, data)
+    return len(data)

@@ -56,7 +56,11 @@ class Source:
             magic = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
             if magic == b"\x1f\x8b":
                 stream = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
-            head = stream.read(_HEAD)
+            while len(head) < _HEAD:  # a piece at a time: what comes before a gzip file's cut is kept
+                piece = stream.read1(_HEAD - len(head))  # type: ignore[attr-defined]
+                if not piece:
+                    break
+                head += piece
             if len(head) == _HEAD and not head.endswith(b"\n"):
                 head += stream.readline(MAX_LINE)
             if len(head) > _HEAD and not head.endswith(b"\n"):  # a line of over 1 MiB starts in the head
@@ -64,6 +68,7 @@ class Source:
                 head = before + b"\n" if before else b""
         except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
             failure = exc
+            head, cut, stream = head[: head.rfind(b"\n") + 1], b"", io.BytesIO()  # the cut line is the bad one
         self.identity = hashlib.sha256(head + cut).hexdigest()[:32]
         return self._lines(raw, _split(io.BytesIO(head), stream, cut), failure)
 

@@ -31,6 +31,7 @@ class Diagnostic:
     args: dict[str, object] = field(default_factory=dict)
     help: Optional[str] = None
     labels: tuple[Label, ...] = ()
+    replacement: Optional[str] = None  # text that replaces `span` to fix the problem (a did-you-mean, a straight quote)
 
     @property
     def code(self) -> str:
@@ -69,12 +70,19 @@ class Diagnostic:
 
 
 def diagnostic(
-    msg: Message, span: Span, *, help: Optional[str] = _NO_HELP, labels: Sequence[Label] = (), **args: object
+    msg: Message,
+    span: Span,
+    *,
+    help: Optional[str] = _NO_HELP,
+    labels: Sequence[Label] = (),
+    replacement: Optional[str] = None,
+    **args: object,
 ) -> Diagnostic:
     """A diagnostic for `msg` at `span`. Without `help`, the registry's help
-    (formatted with the same arguments) is used."""
+    (formatted with the same arguments) is used. `replacement` is the text
+    that replaces `span` to fix it, for editors' quick fixes."""
     text = msg.format_help(args) if help is _NO_HELP else help
-    return Diagnostic(msg, span, args, text, tuple(labels))
+    return Diagnostic(msg, span, args, text, tuple(labels), replacement)
 
 
 class Reporter:
@@ -84,9 +92,16 @@ class Reporter:
         self.diags: list[Diagnostic] = []
 
     def report(
-        self, msg: Message, span: Span, *, help: Optional[str] = _NO_HELP, labels: Sequence[Label] = (), **args: object
+        self,
+        msg: Message,
+        span: Span,
+        *,
+        help: Optional[str] = _NO_HELP,
+        labels: Sequence[Label] = (),
+        replacement: Optional[str] = None,
+        **args: object,
     ) -> Diagnostic:
-        diag = diagnostic(msg, span, help=help, labels=labels, **args)
+        diag = diagnostic(msg, span, help=help, labels=labels, replacement=replacement, **args)
         self.diags.append(diag)
         return diag
 
@@ -177,23 +192,27 @@ def to_json(diag: Diagnostic) -> dict[str, Any]:
     }
 
 
-def _lsp_range(span: Span) -> dict[str, Any]:
+def lsp_range(span: Span) -> dict[str, Any]:
+    """An LSP Range: 0-based lines, UTF-16 columns."""
     index = span.source.index
     (l1, c1), (l2, c2) = index.utf16(span.start), index.utf16(max(span.start, span.end))
     return {"start": {"line": l1, "character": c1}, "end": {"line": l2, "character": c2}}
 
 
 def to_lsp(diag: Diagnostic, uri: str) -> dict[str, Any]:
-    """An LSP Diagnostic: 0-based lines, UTF-16 columns, labels as related information."""
+    """An LSP Diagnostic: 0-based lines, UTF-16 columns, labels as related
+    information, and the replacement that fixes the range as `data.replacement`."""
     message = diag.message + (f"\nhelp: {diag.help}" if diag.help else "")
+    extra = {"data": {"replacement": diag.replacement}} if diag.replacement is not None else {}
     return {
-        "range": _lsp_range(diag.span),
+        **extra,
+        "range": lsp_range(diag.span),
         "severity": 1 if diag.is_error else 2,
         "code": diag.code,
         "source": "ppdsl",
         "message": message,
         "relatedInformation": [
-            {"location": {"uri": uri, "range": _lsp_range(label.span)}, "message": label.text} for label in diag.labels
+            {"location": {"uri": uri, "range": lsp_range(label.span)}, "message": label.text} for label in diag.labels
         ],
     }
 
@@ -226,6 +245,7 @@ __all__ = [
     "Reporter",
     "SyntaxProblem",
     "diagnostic",
+    "lsp_range",
     "messages",
     "render",
     "summary",

@@ -33,10 +33,39 @@ def parse(source: Source) -> tuple[ir.Program, list[Diagnostic]]:
         raise SyntaxProblem(syntax_diagnostic(err, source)) from None
     lower = _Lower(source)
     lower.diags += scan.warnings
-    program = lower.program(model if not isinstance(model, str) else None)
+    program = assemble(source.name, lower.items(model))
     program.comments = scan.comments
     lower.parse_templates()
     return program, lower.diags
+
+
+Item = Union[ir.EventDecl, ir.AgentDecl, ir.GroupDecl, ir.FieldDecl, ir.SegmentDecl, ir.Flow, ir.Rule]
+
+
+def assemble(filename: str, items: list[Item]) -> ir.Program:
+    """A program of top-level items in file order: the rules outside any flow
+    form the implicit flow `main`, which stands where its first rule is."""
+    prog = ir.Program(filename, [], [], [], [], [], [])
+    main: Optional[ir.Flow] = None
+    for item in items:
+        if isinstance(item, ir.EventDecl):
+            prog.events.append(item)
+        elif isinstance(item, ir.AgentDecl):
+            prog.agents.append(item)
+        elif isinstance(item, ir.GroupDecl):
+            prog.groups.append(item)
+        elif isinstance(item, ir.FieldDecl):
+            prog.fields.append(item)
+        elif isinstance(item, ir.SegmentDecl):
+            prog.segments.append(item)
+        elif isinstance(item, ir.Flow):
+            prog.flows.append(item)
+        else:
+            if main is None:
+                main = ir.Flow(item.span, "main", item.span, 0, False, [], implicit=True)
+                prog.flows.append(main)
+            main.rules.append(item)
+    return prog
 
 
 def parse_expression(text: str, start: int, source: Source, where: Optional[list[int]] = None) -> ir.Expr:
@@ -85,15 +114,16 @@ class _Lower(Reporter):
     expression starts in a batch) to its offset in the source: escapes in the
     string make the two differ."""
 
-    def __init__(self, source: Source, where: Optional[list[int]] = None, shift: int = 0):
+    def __init__(self, source: Source, where: Optional[list[int]] = None, shift: int = 0, base: int = 0):
+        """`base`: where the text textX parsed starts in the source (a part of a file, see reparse.py)."""
         super().__init__()
-        self.source, self.text, self.where, self.shift = source, source.text, where, shift
+        self.source, self.text, self.where, self.shift, self.base = source, source.text, where, shift, base
         # template expressions still to parse: (parts list, position in it, text, source offsets)
         self.pending: list[tuple[list, int, str, list[int]]] = []
 
     def at(self, pos: int) -> int:
         """The source offset of a position in the text textX parsed."""
-        return pos if self.where is None else self.where[min(pos - self.shift, len(self.where) - 1)]
+        return pos + self.base if self.where is None else self.where[min(pos - self.shift, len(self.where) - 1)]
 
     def parse_templates(self) -> None:
         """Parse the file's template expressions in one textX pass (each textX
@@ -138,19 +168,20 @@ class _Lower(Reporter):
             return obj.raw[1:-1], span, list(range(1, len(obj.raw)))
         return value, span, offsets
 
-    def program(self, model: Any) -> ir.Program:
-        prog = ir.Program(self.source.name, [], [], [], [], [], [])
-        main: Optional[ir.Flow] = None
-        for item in model.items if model is not None else ():  # textX gives '' for an empty file
+    def items(self, model: Any) -> list[Item]:
+        """The top-level items of a textX model, lowered, in file order."""
+        out: list[Item] = []
+        for item in model.items if not isinstance(model, str) else ():  # textX gives '' for an empty file
             kind = type(item).__name__
             if kind == "EventDecl":
                 uuid = self.text_of(item.uuid) if item.uuid else None
                 desc = self.text_of(item.description) if item.description else None
                 aliases = [ir.Alias(span, normalize_name(text)) for text, span, _ in map(self.text_of, item.aliases)]
-                keyword = _AFTER_EVENT_KEYWORD.match(self.text, item._tx_position)
-                seq_at = keyword.end() if keyword else item._tx_position
+                at = self.at(item._tx_position)
+                keyword = _AFTER_EVENT_KEYWORD.match(self.text, at)
+                seq_at = keyword.end() if keyword else at
                 seq_span = self.source.span(seq_at, seq_at + len(item.seq))
-                prog.events.append(
+                out.append(
                     ir.EventDecl(
                         self.span(item),
                         self.int_value(item.seq, seq_span),
@@ -166,27 +197,26 @@ class _Lower(Reporter):
                 )
             elif kind == "AgentDecl":
                 display = self.text_of(item.display)[0] if item.display else None
-                prog.agents.append(ir.AgentDecl(self.span(item), item.name.name, self.span(item.name), display))
+                out.append(ir.AgentDecl(self.span(item), item.name.name, self.span(item.name), display))
             elif kind == "GroupDecl":
                 display = self.text_of(item.display)[0] if item.display else None
-                prog.groups.append(ir.GroupDecl(self.span(item), item.name.name, self.span(item.name), display))
+                out.append(ir.GroupDecl(self.span(item), item.name.name, self.span(item.name), display))
             elif kind == "FieldDecl":
-                prog.fields.append(
+                out.append(
                     ir.FieldDecl(
                         self.span(item), item.name.name, self.span(item.name), item.type.name, self.span(item.type)
                     )
                 )
             elif kind == "SegmentDecl":
-                prog.segments.append(
-                    ir.SegmentDecl(self.span(item), item.name.name, self.span(item.name), self.expr(item.expr))
-                )
+                out.append(ir.SegmentDecl(self.span(item), item.name.name, self.span(item.name), self.expr(item.expr)))
             elif kind == "Flow":
                 prio = 0
                 if item.priority:
-                    keyword = _PRIORITY_KEYWORD.search(self.text, item._tx_position)
-                    at = keyword.end() if keyword else item._tx_position
+                    start = self.at(item._tx_position)
+                    keyword = _PRIORITY_KEYWORD.search(self.text, start)
+                    at = keyword.end() if keyword else start
                     prio = self.int_value(item.priority, self.source.span(at, at + len(item.priority)))
-                prog.flows.append(
+                out.append(
                     ir.Flow(
                         self.span(item),
                         item.name.name,
@@ -197,12 +227,8 @@ class _Lower(Reporter):
                     )
                 )
             else:  # a rule outside any flow
-                rule = self.rule(item)
-                if main is None:
-                    main = ir.Flow(rule.span, "main", rule.span, 0, False, [], implicit=True)
-                    prog.flows.append(main)
-                main.rules.append(rule)
-        return prog
+                out.append(self.rule(item))
+        return out
 
     def int_value(self, tok: str, where: Any) -> int:
         """An integer token; `where` is its Span or the textX object that holds it.

@@ -47,6 +47,39 @@ STAT_TYPES = {
 EXTRA_RE = re.compile(r"extra_field_[A-Za-z0-9_]+$")
 
 
+# What each variable above means, for an editor's hover (docs/language.md section 5.5);
+# a statistic's meaning is keyed by its kind and names its event as {seq}.
+MEANINGS: dict[str, str] = {
+    "user_fullname": "The visitor's full name.",
+    "user_email": "The visitor's email address.",
+    "user_mobile": "The visitor's mobile phone number.",
+    "user_language": "The visitor's language.",
+    "user_country": "The visitor's country.",
+    "user_city": "The visitor's city.",
+    "customer_user_type": "The visitor's customer type; `convert` sets it.",
+    "browser_name": "The visitor's browser.",
+    "browser_language": "The language of the visitor's browser.",
+    "page_url": "The URL of the page the visitor is on.",
+    "page_title": "The title of the page the visitor is on.",
+    "user_channel": "The channel the visitor came through.",
+    "is_anonymous_user": "Whether the visitor hasn't identified themselves.",
+    "is_assigned_user": "Whether the visitor is already assigned to an agent.",
+    "user_web_sessions": "How many web sessions the visitor has had.",
+    "ent_user_createtime": "When the visitor was first seen.",
+    "track_event_seq": "The number (SEQ) of the event being processed.",
+    "track_event_uuid": "The current event's UUID (null when it has none).",
+    "track_event_count": "Occurrences of this event so far, counting this one.",
+    "track_event_data": "The current event's event_data as compact JSON text; null when there is none.",
+    "data": "The current event's event_data, parsed; null when there is none.",
+    "now": "The time of this event (not of the machine), so replaying an event gives the same result.",
+    "count": "Occurrences of event {seq} so far (0 when it never happened).",
+    "first_time": "When event {seq} first happened.",
+    "last_time": "When event {seq} last happened.",
+    "last_data": "The compact JSON text of the data that came with event {seq}'s latest occurrence.",
+    "extra_field": "One of PPMessage's custom visitor fields (any JSON value).",
+}
+
+
 @dataclass(frozen=True)
 class Function:
     """A built-in function: everything the checker, the code generator and an

@@ -80,9 +80,11 @@ def prescan(source: Source) -> Scan:
             i = m.end()
             continue
         if ch in TYPOGRAPHIC_QUOTES:
-            raise SyntaxProblem(diagnostic(m_.TYPOGRAPHIC_QUOTE, source.span(i), quote=ch))
+            straight = "'" if ch in "‘’" else '"'
+            raise SyntaxProblem(diagnostic(m_.TYPOGRAPHIC_QUOTE, source.span(i), replacement=straight, quote=ch))
         if ch in FULLWIDTH:
-            raise SyntaxProblem(diagnostic(m_.FULLWIDTH, source.span(i), char=f"'{ch}'", ascii=f"'{FULLWIDTH[ch]}'"))
+            fix, char, ascii = FULLWIDTH[ch], f"'{ch}'", f"'{FULLWIDTH[ch]}'"
+            raise SyntaxProblem(diagnostic(m_.FULLWIDTH, source.span(i), replacement=fix, char=char, ascii=ascii))
         if ch in "([{":
             depth += 1
             if depth > MAX_BRACKETS:

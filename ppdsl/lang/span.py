@@ -34,6 +34,20 @@ class LineIndex:
         start = self.starts[line - 1]
         return line - 1, sum(2 if ord(ch) > 0xFFFF else 1 for ch in self.text[start:pos])
 
+    def from_utf16(self, line: int, units: int) -> int:
+        """The character offset of a 0-based line and UTF-16 column (an LSP
+        Position). Positions past the end of a line or the file clamp to it."""
+        if line < 0:
+            return 0
+        if line >= len(self.starts):
+            return len(self.text)
+        pos = self.starts[line]
+        end = len(self.text) if line + 1 == len(self.starts) else self.starts[line + 1] - 1
+        while pos < end and units > 0:
+            units -= 2 if ord(self.text[pos]) > 0xFFFF else 1
+            pos += 1
+        return pos
+
     def offset(self, line: int, col: int) -> int:
         """The character offset of a 1-based line and column."""
         return self.starts[line - 1] + col - 1

@@ -161,7 +161,8 @@ def syntax_diagnostic(err: Any, source: Source, offset: int = 0, template: bool 
         if opened is not None:  # point at the brace that was never closed, not at the end
             end_label = Label(source.span(max(0, pos - 1), pos), "the file ends here")
             return diagnostic(m.SYNTAX_UNCLOSED, source.span(opened), labels=[end_label], bracket=text[opened])
-    return diagnostic(msg, span, detail=f"expected {what}, found {found_txt}", **args)
+    fix = args["suggestion"] if msg is m.SYNTAX_DID_YOU_MEAN else None
+    return diagnostic(msg, span, replacement=fix, detail=f"expected {what}, found {found_txt}", **args)
 
 
 def _hint(

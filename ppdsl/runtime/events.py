@@ -156,8 +156,14 @@ def _update(V, ev):
         count = 0
     elif type(count) is not int or not 0 <= count < _MAX_COUNT:
         raise ValueError(f"visitor {kc} must be a whole number from 0 to 2^53 - 1, got {_show(count)}")
-    first, first_canonical = _stored_time(V, kf)
-    last, last_canonical = _stored_time(V, kl)
+    # the form ppdsl writes is read by one call; anything else (absent, epoch
+    # seconds, another form) by _stored_time
+    first, last = V.get(kf), V.get(kl)
+    first_canonical = last_canonical = True
+    if first is not None and (type(first) is not str or (first := _canonical_time(first)) is None):
+        first, first_canonical = _stored_time(V, kf)
+    if last is not None and (type(last) is not str or (last := _canonical_time(last)) is None):
+        last, last_canonical = _stored_time(V, kl)
     now = ev.now
     ev.count = V[kc] = count + 1
     if first is None or now < first:
@@ -181,14 +187,8 @@ _STAT_KEYS = {
 
 
 def _stored_time(V, key):
-    """A stored statistic time, and whether it is already in the form ppdsl writes."""
+    """A stored statistic time that is not in the form ppdsl writes, and False to say so."""
     value = V.get(key)
-    if value is None:
-        return None, True
-    if type(value) is str:  # the usual case, read quickly
-        dt = _canonical_time(value)
-        if dt is not None:
-            return dt, True
     dt = _time_of(value)
     if dt is None:
         raise ValueError(f"visitor {key} must be an ISO-8601 time or epoch seconds, got {_show(value)}")

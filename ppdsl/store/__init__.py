@@ -4,9 +4,9 @@ versions."""
 
 from __future__ import annotations
 
-from .base import DEDUP_WINDOW, Change, Conflict, Store, StoreError
+from .base import DEDUP_WINDOW, Change, Conflict, CursorMoved, Store, StoreError
 
-__all__ = ["DEDUP_WINDOW", "Change", "Conflict", "Store", "StoreError", "open_store"]
+__all__ = ["DEDUP_WINDOW", "Change", "Conflict", "CursorMoved", "Store", "StoreError", "open_store"]
 
 
 def open_store(url: str, *, readonly: bool = False) -> Store:

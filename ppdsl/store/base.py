@@ -29,6 +29,16 @@ class StoreError(Exception):
     what to do. Nothing in the store was changed."""
 
 
+MOVED = (
+    "another replay of the same files into this store is running: run one at a time (nothing of this batch was written)"
+)
+
+
+class CursorMoved(StoreError):
+    """A replay position was not where this writer left it: another replay of
+    the same files into the same store is running. Nothing was committed."""
+
+
 class Conflict(Exception):
     """Another writer changed a visitor of this change, or took one of its
     message ids, after they were read: nothing was committed."""
@@ -40,13 +50,16 @@ class Change:
 
     states: visitor id -> (new state, the version it was read at; 0 for a
     visitor the store did not hold). seen: (message id, event time) pairs.
-    cursors: replay positions, key -> JSON-able value. newest: the newest event
-    time of the batch, which moves the deduplication window."""
+    cursors: replay positions, key -> JSON-able value, committed only if each
+    key of `expect` still holds the value given there (None: no value), else
+    CursorMoved. newest: the newest event time of the batch, which moves the
+    deduplication window."""
 
     states: dict[str, tuple[dict[str, Any], int]] = field(default_factory=dict)
     seen: list[tuple[str, float]] = field(default_factory=list)
     cursors: dict[str, Any] = field(default_factory=dict)
     newest: Optional[float] = None
+    expect: dict[str, Any] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -54,7 +67,7 @@ class Store(Protocol):
 
     url: str
     sql_dialect: Optional[str]
-    """The SQL of `select()` ("sqlite"), or None for a store that filters in Python."""
+    """The SQL of `execute()` ("sqlite"), or None for a store that filters in Python."""
 
     def load(self, visitor_ids: Collection[str]) -> dict[str, tuple[dict[str, Any], int]]:
         """The stored visitors among these ids: id -> (state, version)."""
@@ -74,7 +87,8 @@ class Store(Protocol):
 
     def visitors(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every visitor (id, state), in id order. SQL stores also have
-        `select(decision, params)`, which filters inside the database (sql_dialect)."""
+        `execute(query, params)` for read-only queries, so filters run inside
+        the database (see `sql_dialect`)."""
         ...
 
     def count(self) -> int:

@@ -7,7 +7,7 @@ import threading
 from typing import Any, Optional
 from collections.abc import Collection, Iterator
 
-from .base import DEDUP_WINDOW, Change, Conflict
+from .base import DEDUP_WINDOW, MOVED, Change, Conflict, CursorMoved
 
 
 class MemoryStore:
@@ -39,6 +39,9 @@ class MemoryStore:
                     raise Conflict(visitor_id)
             if any(m in seen for m, _ in change.seen):
                 raise Conflict("message id")
+            for key, value in change.expect.items():
+                if self._cursors.get(key) != value:
+                    raise CursorMoved(MOVED)
             for visitor_id, (state, version) in change.states.items():
                 states[visitor_id] = (state, version + 1)
             seen.update(change.seen)

@@ -15,7 +15,7 @@ import sqlite3
 from typing import Any, Optional
 from collections.abc import Collection, Iterator, Sequence
 
-from .base import DEDUP_WINDOW, SCHEMA_VERSION, Change, Conflict, StoreError, dumps
+from .base import DEDUP_WINDOW, MOVED, SCHEMA_VERSION, Change, Conflict, CursorMoved, StoreError, dumps
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,21 +58,24 @@ class SQLiteStore:
             raise StoreError(f"store {path} is read-only; ppdsl needs to write to it (ppdsl visitors only reads)")
         self._con = _connect(path, readonly, exists)
         try:
-            if exists:
+            if exists and (readonly or _schema_objects(self._con)):
                 self._check_schema()
-            else:
+            else:  # a new file, or one whose creation was killed before its tables were made
                 self._create()
             row = self._con.execute("SELECT value FROM meta WHERE key = 'newest'").fetchone()
             self._newest = float(row[0]) if row else float("-inf")
         except sqlite3.DatabaseError as exc:
             self._con.close()
             raise StoreError(f"can't open store {path}: {exc}") from None
+        except StoreError:  # refused: close it, so a WAL store's -wal and -shm files go too
+            self._con.close()
+            raise
 
     def _create(self) -> None:
         con = self._con
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("BEGIN IMMEDIATE")
-        if con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:  # another process was first
+        if _schema_objects(con):  # another process was first
             con.execute("ROLLBACK")
             self._check_schema()
             return
@@ -129,6 +132,10 @@ class SQLiteStore:
                 ).rowcount != len(updated):
                     raise Conflict("visitor")
                 con.executemany("INSERT INTO seen (id, time) VALUES (?, ?)", change.seen)
+                for key, value in change.expect.items():
+                    row = con.execute("SELECT value FROM cursors WHERE key = ?", (key,)).fetchone()
+                    if (json.loads(row[0]) if row else None) != value:
+                        raise CursorMoved(f"store {self.path}: {MOVED}")
                 con.executemany(
                     "INSERT OR REPLACE INTO cursors (key, value) VALUES (?, ?)",
                     [(k, json.dumps(v)) for k, v in change.cursors.items()],
@@ -158,12 +165,10 @@ class SQLiteStore:
         for visitor_id, state in self._rows("SELECT id, state FROM visitors ORDER BY id", ()):
             yield visitor_id, json.loads(state)
 
-    def select(self, decision: str, params: Sequence[Any]) -> Iterator[tuple[str, str, int]]:
-        """(id, state as JSON text, decision) of the rows where the SQL
-        expression `decision` (codegen/sql.py) gives 1 (selected) or 2 (to be
-        decided in Python), in id order."""
-        query = f"SELECT id, state, {decision} AS decision FROM visitors WHERE decision > 0 ORDER BY id"
-        yield from self._rows(query, params)
+    def execute(self, query: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+        """The rows of a read-only query over the store's tables: the filters
+        of `ppdsl visitors` (ppdsl/build/filters.py), with every user value bound."""
+        return self._rows(query, params)
 
     def count(self) -> int:
         return int(self._read("SELECT count(*) FROM visitors", [])[0][0])
@@ -229,6 +234,11 @@ def _reason(exc: sqlite3.Error) -> str:
     if "readonly" in text:
         return "the store is read-only"
     return text
+
+
+def _schema_objects(con: sqlite3.Connection) -> int:
+    """How many tables, indexes and views a database holds."""
+    return int(con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
 
 
 def _chunks(items: list[Any]) -> Iterator[list[Any]]:

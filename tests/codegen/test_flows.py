@@ -674,3 +674,31 @@ def test_set_of_a_datetime_writes_iso_utc_text(tmp_path):
     assert [a["value"] for a in result["actions"]] == ["2026-11-25T08:00:00.500000Z", "2026-11-25T09:30:00.500000Z"]
     assert result["visitor"]["joined"] == "2026-11-25T08:00:00.500000Z"
     assert result["visitor"]["extra_field_next"] == "2026-11-25T09:30:00.500000Z"
+
+
+ANY_TYPE = [None, True, False, "9", 9, 9.5, 8, 8.0, -1, 2**60, float("nan"), [9], {"n": 9}]
+
+
+@pytest.mark.parametrize("value", ANY_TYPE, ids=repr)
+def test_number_comparisons_with_values_of_any_type(tmp_path, value):
+    """A visitor number against a literal takes a fast path when the value has its
+    declared type; every other value compares as the null-safe helpers say: only
+    numbers are ordered, and a bool is no number."""
+    rules = load_text(
+        tmp_path,
+        """
+        event 1 a
+        field score int
+        field ratio float
+        flow f {
+          on event a ->
+            reply bob "{{ score >= 9 }} {{ 9.5 > ratio }} {{ count(a) > 1 }} {{ 1 < count(a) }}"
+          }
+        """,
+    )
+    ordered = type(value) in (int, float)
+    result = rules.handle(event(1), {"score": value, "ratio": value})
+    want = [ordered and value >= 9, ordered and 9.5 > value, False, False]
+    assert result["actions"][0]["text"] == " ".join(str(w).lower() for w in want)
+    result = rules.handle(event(1), result["visitor"])
+    assert result["actions"][0]["text"].split()[2:] == ["true", "true"]

@@ -47,7 +47,7 @@ on any event -> reply a
 # (generated line counted from `def _seg_1`, kind, .ppflow line, column, how the generated line starts)
 SAMPLE_MAP = [
     (0, "segment", 5, 1, "def _seg_1(V, E):"),
-    (1, "expr", 5, 15, "    return _gt("),
+    (1, "expr", 5, 15, "    return (_n1 > 2 if type(_n1 := "),
     (4, "flow", 7, 1, "def _flow_1(R, V, E):"),
     (6, "rule", 8, 3, "    if seq == 1:"),
     (7, "let", 9, 5, "        _l1 = "),

@@ -29,12 +29,23 @@ def test_every_ppflow_block_checks_clean(tmp_path, text):
     assert [d.code for d in ppdsl.check_file(path)] == []
 
 
+def python_block(marker: str) -> str:
+    (code,) = [b for b in blocks("python") if marker in b]
+    return code
+
+
 def test_the_python_block_runs(monkeypatch):
     monkeypatch.chdir(ROOT)
-    (code,) = blocks("python")
     namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(python_block("ppdsl.load("), "README.md", "exec"), namespace)
     assert namespace["result"]["actions"][0]["agent"] == "agent_a"
+
+
+def test_the_visitor_filter_block_runs():
+    namespace: dict = {}
+    exec(compile(python_block("compile_filter("), "README.md", "exec"), namespace)
+    assert namespace["selected"] == ["li"]
+    assert namespace["f"].plan.startswith("pushed down to SQLite")
 
 
 def test_the_replay_loop_replays_an_example(tmp_path):

@@ -14,9 +14,14 @@ from ..messages import DECLARED, DID_YOU_MEAN
 from ..names import EVENT_VARS
 
 
-def suggest(name: str, candidates: Iterable[str], cutoff: float = 0.7) -> Optional[str]:
+def closest(name: str, candidates: Iterable[str], cutoff: float = 0.7) -> Optional[str]:
+    """The candidate `name` is most likely a typo of, if any is close."""
     close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=cutoff)
-    return DID_YOU_MEAN.format(close[0]) if close else None
+    return close[0] if close else None
+
+
+def did_you_mean(close: Optional[str]) -> Optional[str]:
+    return DID_YOU_MEAN.format(close) if close else None
 
 
 def listing(what: str, names: list[str]) -> Optional[str]:

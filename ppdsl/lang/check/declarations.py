@@ -11,7 +11,7 @@ from ..diagnostics import Label
 from ..messages import MAX_DESCRIPTION, MAX_EVENT_NAME, MAX_EVENTS
 from ..names import EVENT_VARS, EXTRA_RE, FIELD_TYPES, STAT_RE, SYSTEM_VARS
 from ..span import Span
-from .base import CheckerBase, suggest
+from .base import CheckerBase, closest, did_you_mean
 
 
 class Declarations(CheckerBase):
@@ -70,8 +70,9 @@ class Declarations(CheckerBase):
                 seen.setdefault(d.name, d.name_span)
         for f in self.p.fields:
             if f.type_name not in FIELD_TYPES:
-                help = suggest(f.type_name, FIELD_TYPES) or m.FIELD_TYPES_ARE.format(", ".join(FIELD_TYPES))
-                self.report(m.UNKNOWN_FIELD_TYPE, f.type_span, help=help, name=f.type_name)
+                close = closest(f.type_name, FIELD_TYPES)
+                help = did_you_mean(close) or m.FIELD_TYPES_ARE.format(", ".join(FIELD_TYPES))
+                self.report(m.UNKNOWN_FIELD_TYPE, f.type_span, help=help, replacement=close, name=f.type_name)
             self.check_new_value_name(f.name, f.name_span, "field")
         for s in self.p.segments:
             if s.name in self.fields:

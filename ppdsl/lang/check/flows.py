@@ -10,7 +10,7 @@ from .. import messages as m
 from ..diagnostics import Label
 from ..messages import MAX_EVENTS, MAX_FLOW_NAME, MAX_STATEMENT_DEPTH
 from ..names import EVENT_VARS, EXTRA_RE, STAT_RE, SYSTEM_VARS
-from .base import Scope, listing, suggest
+from .base import Scope, closest, did_you_mean, listing
 from .types import _KIND_NAMES, UNKNOWN, Types, _kind
 
 
@@ -122,8 +122,9 @@ class Flows(Types):
             if a.group:
                 self.used.add(("group", a.target))
                 if self.groups and a.target not in self.groups:
-                    help = suggest(a.target, self.groups) or listing("groups", sorted(self.groups))
-                    self.report(m.UNKNOWN_GROUP, a.target_span, help=help, name=a.target)
+                    close = closest(a.target, self.groups)
+                    help = did_you_mean(close) or listing("groups", sorted(self.groups))
+                    self.report(m.UNKNOWN_GROUP, a.target_span, help=help, replacement=close, name=a.target)
             else:
                 self.resolve_agent(a.target, a.target_span)
         elif isinstance(a, ir.SetField):
@@ -149,9 +150,9 @@ class Flows(Types):
         elif name in self.segments:
             self.report(m.CANT_SET_SEGMENT, a.field_span, name=name)
         else:
-            close = suggest(name, list(self.fields) + list(SYSTEM_VARS))
+            close = closest(name, list(self.fields) + list(SYSTEM_VARS))
             if close:
-                self.report(m.UNKNOWN_NAME, a.field_span, help=close, name=name)
+                self.report(m.UNKNOWN_NAME, a.field_span, help=did_you_mean(close), replacement=close, name=name)
             else:
                 self.report(m.UNKNOWN_SET_TARGET, a.field_span, name=name)
         if target is None:

@@ -11,7 +11,7 @@ from ..ir import Ty
 from ..messages import MAX_EVENTS
 from ..span import Span
 from ..names import EVENT_VARS, EXTRA_RE, FIELD_TYPES, FUNCTIONS, STAT_RE, STAT_TYPES, SYSTEM_VARS
-from .base import Scope, listing, suggest
+from .base import Scope, closest, did_you_mean, listing
 from .declarations import Declarations
 
 
@@ -31,12 +31,12 @@ class Resolution(Declarations):
             return None
         if name in self.events_by_name:
             return self.events_by_name[name].seq
-        close = suggest(name, self.events_by_name)
+        close = closest(name, self.events_by_name)
         if self.p.filename == "<condition>" and close is None:
             self.report(m.UNKNOWN_EVENT_CONDITION, span, name=name)
         elif self.p.events:
-            help = close or listing("events", list(self.events_by_name))
-            self.report(m.UNKNOWN_EVENT, span, help=help, name=name)
+            help = did_you_mean(close) or listing("events", list(self.events_by_name))
+            self.report(m.UNKNOWN_EVENT, span, help=help, replacement=close, name=name)
         else:
             self.report(m.UNKNOWN_EVENT_UNDECLARED, span, name=name)
         return None
@@ -56,8 +56,9 @@ class Resolution(Declarations):
             if name in self.groups:
                 self.report(m.AGENT_IS_GROUP, span, name=name)
             else:
-                help = suggest(name, self.agents) or listing("agents", sorted(self.agents))
-                self.report(m.UNKNOWN_AGENT, span, help=help, name=name)
+                close = closest(name, self.agents)
+                help = did_you_mean(close) or listing("agents", sorted(self.agents))
+                self.report(m.UNKNOWN_AGENT, span, help=help, replacement=close, name=name)
 
     def var(self, e: ir.Var, scope: Scope) -> Ty:
         name = e.name
@@ -91,9 +92,9 @@ class Resolution(Declarations):
             e.binding = ir.VisitorVarBinding(name, "json")
             return Ty("json")
         candidates = [*scope.visible(), *self.event_vars, *SYSTEM_VARS, *self.fields, *self.segments]
-        help = suggest(name, candidates)
-        if help is not None:
-            self.report(m.UNKNOWN_NAME, e.span, help=help, name=name)
+        close = closest(name, candidates)
+        if close is not None:
+            self.report(m.UNKNOWN_NAME, e.span, help=did_you_mean(close), replacement=close, name=name)
         elif name in self.events_by_name:
             self.report(m.UNKNOWN_NAME_IS_EVENT, e.span, name=name)
         elif name in EVENT_VARS:

@@ -11,7 +11,7 @@ from ..ir import Ty
 from ..messages import MAX_EXPRESSION_DEPTH, Message
 from ..names import BOOL, FUNCTIONS
 from ..span import Span
-from .base import Scope, suggest
+from .base import Scope, closest, did_you_mean
 from .resolve import Resolution
 
 ORDERED = {"int": "number", "float": "number", "str": "string", "datetime": "datetime", "duration": "duration"}
@@ -76,8 +76,9 @@ class Types(Resolution):
         name = e.func
         func = FUNCTIONS.get(name)
         if func is None:
-            help = suggest(name, FUNCTIONS, cutoff=0.6) or m.FUNCTIONS_ARE.format(", ".join(FUNCTIONS))
-            self.report(m.UNKNOWN_FUNCTION, e.span, help=help, name=name)
+            close = closest(name, FUNCTIONS, cutoff=0.6)
+            help = did_you_mean(close) or m.FUNCTIONS_ARE.format(", ".join(FUNCTIONS))
+            self.report(m.UNKNOWN_FUNCTION, e.span, help=help, replacement=close, name=name)
             for a in e.args:
                 self.expr(a, scope, depth)
             return Ty("any")
