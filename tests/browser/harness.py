@@ -181,8 +181,11 @@ def site() -> Iterator[Site]:
     s.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
+    """A browser for one test: Playwright's sync API keeps an asyncio loop
+    running while it is open, which would break the asyncio tests (the
+    language server's) that run later in the same process."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
