@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# the browser tests' fixtures (tests/browser/harness.py)
+pytest_plugins = ["browser.harness"]
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 CASES = Path(__file__).resolve().parent / "cases"
