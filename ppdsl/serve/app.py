@@ -21,7 +21,7 @@ from limits.strategies import MovingWindowRateLimiter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -110,7 +110,13 @@ async def track(request: Request) -> Response:
 async def _track(service: Service, request: Request) -> Response:
     received_at = time.time()
     try:
-        raw = await bounds.read_body(request.stream(), request.headers.get("content-length"))
+        raw = await asyncio.wait_for(
+            bounds.read_body(request.stream(), request.headers.get("content-length")), bounds.BODY_SECONDS
+        )
+    except asyncio.TimeoutError:
+        return _error(408, f"the body took over {bounds.BODY_SECONDS:g} s to arrive")
+    except ClientDisconnect:
+        return _error(400, "the client left before its body arrived")
     except bounds.TooLarge:
         return _error(413, f"the body is over {bounds.MAX_BODY} bytes; send smaller batches")
     unauthorized = _error(401, "a valid write key is needed", {"WWW-Authenticate": 'Basic realm="ppdsl"'})

@@ -17,6 +17,9 @@ MAX_DEPTH = 16
 """Nesting of objects and arrays inside one envelope."""
 MAX_STRING = 32_768
 """Characters in one string (a key or a value) of an envelope."""
+BODY_SECONDS = 10.0
+"""Time a client has to send its whole body (408 past it): a slow client
+can't hold a request open for ever."""
 
 
 class TooLarge(Exception):
