@@ -1,4 +1,5 @@
-"""The service under test: in process through Starlette's TestClient, or as a
+"""The service under test (test modules import the fixtures make_client_fixture
+and serve_fixture): in process through Starlette's TestClient, or as a
 real `ppdsl serve` (uvicorn) on a free loopback port where a promise needs a
 real server: reload, slow clients, kill -9."""
 
@@ -8,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,9 +25,8 @@ from starlette.testclient import TestClient  # noqa: E402
 from ppdsl.serve.app import create_app  # noqa: E402
 from ppdsl.serve.config import Config  # noqa: E402
 
-from conftest import EXAMPLES, ppdsl_command  # noqa: E402
-
-LEAD = EXAMPLES / "lead_routing.ppflow"
+LEAD = Path(__file__).resolve().parents[2] / "examples" / "lead_routing.ppflow"
+PPDSL = [sys.executable, "-m", "ppdsl"]
 
 
 def envelope(visitor: str, message_id: str | None, event: str = "click", **more: Any) -> dict[str, Any]:
@@ -35,8 +36,8 @@ def envelope(visitor: str, message_id: str | None, event: str = "click", **more:
     return env
 
 
-@pytest.fixture
-def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
+@pytest.fixture(name="make_client")
+def make_client_fixture(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     """make_client(**config) -> a started TestClient on lead_routing by default."""
     clients = []
 
@@ -70,7 +71,7 @@ class Server:
     def start(self) -> Server:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [*ppdsl_command(), "serve", str(self.flow), "--port", str(self.port), *self.args],
+            [*PPDSL, "serve", str(self.flow), "--port", str(self.port), *self.args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -103,8 +104,8 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+@pytest.fixture(name="serve")
+def serve_fixture(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """serve(flow, *args) -> a started real server, stopped after the test."""
     servers: list[Server] = []
 

@@ -8,7 +8,7 @@ import base64
 import json
 import time
 
-from serving import envelope, make_client  # noqa: F401 (a fixture)
+from serving import envelope, make_client_fixture  # noqa: F401 (the make_client fixture)
 
 TOKEN = {"Authorization": "Bearer admin-t"}
 
@@ -94,7 +94,7 @@ def test_malformed_json_is_400_and_changes_nothing(make_client):
 def test_nan_and_infinity_are_400(make_client):
     client = make_client(admin_token="admin-t")
     for constant in ("NaN", "Infinity", "-Infinity"):
-        body = '{"visitor_id": "v", "track_event": {"event_name": "click", "event_data": {"x": %s}}}' % constant
+        body = '{"visitor_id": "v", "track_event": {"event_name": "click", "event_data": {"x": ' + constant + "}}}"
         answer = client.post("/v1/track", content=body)
         assert answer.status_code == 400 and constant.lstrip("-") in answer.json()["error"]
     assert state(client, "v") is None
