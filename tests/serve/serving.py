@@ -41,9 +41,10 @@ def make_client_fixture(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     """make_client(**config) -> a started TestClient on lead_routing by default."""
     clients = []
 
-    def make(flow: Path | str = LEAD, **settings: Any) -> TestClient:
+    def make(flow: Path | str = LEAD, raise_server_exceptions: bool = True, **settings: Any) -> TestClient:
         settings.setdefault("watch", False)
-        client = TestClient(create_app(Config(flow=str(flow), **settings)))
+        app = create_app(Config(flow=str(flow), **settings))
+        client = TestClient(app, raise_server_exceptions=raise_server_exceptions)
         client.__enter__()
         clients.append(client)
         return client
