@@ -91,7 +91,7 @@ def test_the_demo_page_escapes_the_flow_for_a_script(make_client, tmp_path):
     flow.write_text(
         'event 1 click "</script><script>alert(1)</script> & \u2028"\n'
         'agent a "<b>Ann</b>"\n'
-        "flow f {\n  on event click -> reply a \"hi\"\n}\n",
+        'flow f {\n  on event click -> reply a "hi"\n}\n',
         encoding="utf-8",
     )
     page = make_client(flow).get("/").text
