@@ -53,7 +53,7 @@ def test_a_slow_client_holds_nobody_up_and_changes_nothing(serve):
     server = serve(LEAD, "--admin-token", "adm1n-t0ken")
     body = json.dumps(envelope("slow", "m1")).encode()
     with socket.create_connection(("127.0.0.1", server.port)) as slow:
-        head = f"POST /v1/track HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        head = f"POST /v1/track HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n"
         slow.sendall(head.encode() + body[:10])  # and then nothing more
         with socket.create_connection(("127.0.0.1", server.port)) as idle:
             idle.sendall(b"POST /v1/tr")  # half a request line
