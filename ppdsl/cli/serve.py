@@ -142,7 +142,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        access_log=not log_json,
+        access_log=False,  # --log-json writes one line per request; by default there is none
         timeout_keep_alive=5,
         limit_concurrency=2048,
         log_level="info",

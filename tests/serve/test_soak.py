@@ -33,10 +33,14 @@ def test_every_acknowledged_event_is_counted_once_across_kill_9(serve, tmp_path)
     statuses: Counter[str] = Counter()
     lock = threading.Lock()
     stop_at = time.monotonic() + DEADLINE
+    kills = 0
+    step = len(batches) / (KILLS + 1)  # kill k comes once k steps of the load are acknowledged
 
     def send(mine: list[int]) -> None:
         with httpx.Client(timeout=5) as client:
             for n in mine:
+                while kills < KILLS and len(acknowledged) > (kills + 1.5) * step and time.monotonic() < stop_at:
+                    time.sleep(0.01)  # the load may not outrun the kills: it waits half a step ahead
                 while time.monotonic() < stop_at:
                     try:
                         answer = client.post(server.url + "/v1/track", json={"batch": batches[n]})
@@ -55,9 +59,8 @@ def test_every_acknowledged_event_is_counted_once_across_kill_9(serve, tmp_path)
     senders = [threading.Thread(target=send, args=(list(range(k, len(batches), SENDERS)),)) for k in range(SENDERS)]
     for t in senders:
         t.start()
-    kills = 0
     while kills < KILLS and any(t.is_alive() for t in senders) and time.monotonic() < stop_at:
-        if len(acknowledged) < (kills + 1) * len(batches) // (KILLS + 1):
+        if len(acknowledged) < (kills + 1) * step:
             time.sleep(0.01)
             continue
         server.kill()  # in the middle of the load, at spread-out points of its progress
