@@ -33,6 +33,7 @@ def test_every_acknowledged_event_is_counted_once_across_kill_9(serve, tmp_path)
     statuses: Counter[str] = Counter()
     lock = threading.Lock()
     stop_at = time.monotonic() + DEADLINE
+    failed = threading.Event()  # the test failed: the senders stop at once
     kills = 0
     step = len(batches) / (KILLS + 1)  # kill k comes once k steps of the load are acknowledged
 
@@ -41,7 +42,7 @@ def test_every_acknowledged_event_is_counted_once_across_kill_9(serve, tmp_path)
             for n in mine:
                 while kills < KILLS and len(acknowledged) > (kills + 1.5) * step and time.monotonic() < stop_at:
                     time.sleep(0.01)  # the load may not outrun the kills: it waits half a step ahead
-                while time.monotonic() < stop_at:
+                while time.monotonic() < stop_at and not failed.is_set():
                     try:
                         answer = client.post(server.url + "/v1/track", json={"batch": batches[n]})
                     except httpx.HTTPError:
@@ -56,18 +57,25 @@ def test_every_acknowledged_event_is_counted_once_across_kill_9(serve, tmp_path)
                         statuses.update(r["status"] for r in answer.json()["results"])
                     break
 
-    senders = [threading.Thread(target=send, args=(list(range(k, len(batches), SENDERS)),)) for k in range(SENDERS)]
+    senders = [
+        threading.Thread(target=send, args=(list(range(k, len(batches), SENDERS)),), daemon=True)
+        for k in range(SENDERS)
+    ]
     for t in senders:
         t.start()
-    while kills < KILLS and any(t.is_alive() for t in senders) and time.monotonic() < stop_at:
-        if len(acknowledged) < (kills + 1) * step:
-            time.sleep(0.01)
-            continue
-        server.kill()  # in the middle of the load, at spread-out points of its progress
-        kills += 1
-        server.start()
-    for t in senders:
-        t.join(max(0.0, stop_at - time.monotonic()) + 1)
+    try:
+        while kills < KILLS and any(t.is_alive() for t in senders) and time.monotonic() < stop_at:
+            if len(acknowledged) < (kills + 1) * step:
+                time.sleep(0.01)
+                continue
+            server.kill()  # in the middle of the load, at spread-out points of its progress
+            kills += 1
+            server.start()
+        for t in senders:
+            t.join(max(0.0, stop_at - time.monotonic()) + 1)
+    except BaseException:
+        failed.set()
+        raise
     server.stop()
 
     assert kills == KILLS, "the load ended before the server was killed often enough: raise EVENTS"
