@@ -37,6 +37,11 @@ from .metrics import LATENCY, exposition
 from .watch import watch_flow
 from .webhooks import Sender
 
+try:
+    from orjson import dumps as _dumps
+except ImportError:  # pragma: no cover - orjson is optional
+    _dumps = None  # type: ignore[assignment]
+
 log = logging.getLogger("ppdsl.serve")
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 FLOW_MARK = "/*PPDSL_FLOW*/null"
@@ -150,7 +155,14 @@ async def _track(service: Service, request: Request) -> Response:
     except StoreError as exc:
         log.error("store unavailable: %s", exc)
         return _error(503, "the store is unavailable; nothing was committed, send again later", {"Retry-After": "1"})
-    return JSONResponse({"results": [r if r is not None else _outcome(next(outcomes)) for r in results]})
+    return _json({"results": [r if r is not None else _outcome(next(outcomes)) for r in results]})
+
+
+def _json(content: Any) -> Response:
+    """A JSON response, through orjson when installed (the `fast` extra)."""
+    if _dumps is None:
+        return JSONResponse(content)
+    return Response(_dumps(content), media_type="application/json")
 
 
 def _result(status: str, message_id: Optional[str], **more: Any) -> dict[str, Any]:

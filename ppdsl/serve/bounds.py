@@ -45,12 +45,25 @@ async def read_body(chunks: AsyncIterator[bytes], declared: str | None) -> bytes
     return b"".join(parts)
 
 
+try:
+    from orjson import loads as _fast
+except ImportError:  # pragma: no cover - orjson is optional
+    _fast = None  # type: ignore[assignment]
+
+
 def _no_constant(name: str) -> Any:
     raise BadRequest(f"{name} is not a JSON number: send finite numbers only")
 
 
 def parse_json(body: bytes) -> Any:
-    """The body as JSON (UTF-8); BadRequest for anything that is not strict JSON."""
+    """The body as JSON (UTF-8); BadRequest for anything that is not strict
+    JSON. orjson reads it when installed (the `fast` extra); what orjson
+    refuses is read again by the standard library, which says why."""
+    if _fast is not None:
+        try:
+            return _fast(body)
+        except ValueError:
+            pass
     try:
         return json.loads(body.decode("utf-8-sig"), parse_constant=_no_constant)
     except UnicodeDecodeError:
