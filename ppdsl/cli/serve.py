@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -116,8 +117,9 @@ def serve(
         raise click.UsageError("--webhook-secret signs webhooks: give --webhook URL too")
     if workers > 1 and store == "memory:":
         raise click.UsageError("--workers > 1 needs a shared store: give --store visitors.db (memory: is per process)")
+    metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ppdsl-metrics-")
+        metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ppdsl-metrics-")
     from ..serve.config import Config
 
     config = Config(
@@ -136,17 +138,21 @@ def serve(
     config.to_env()
     import uvicorn
 
-    uvicorn.run(
-        "ppdsl.serve.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,  # --log-json writes one line per request; by default there is none
-        timeout_keep_alive=5,
-        limit_concurrency=2048,
-        log_level="info",
-    )
+    try:
+        uvicorn.run(
+            "ppdsl.serve.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,  # --log-json writes one line per request; by default there is none
+            timeout_keep_alive=5,
+            limit_concurrency=2048,
+            log_level="info",
+        )
+    finally:
+        if metrics_dir is not None:  # the workers' metric files
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _check(config: Config) -> None:
