@@ -10,6 +10,7 @@ import socket
 import time
 
 import httpx
+import pytest
 from serving import LEAD, envelope, serve_fixture  # noqa: F401 (the serve fixture)
 
 ADMIN = {"Authorization": "Bearer adm1n-t0ken"}
@@ -110,3 +111,15 @@ def test_acknowledged_events_survive_kill_9(serve, tmp_path):
     assert counts == [10, 10, 10]
     results = httpx.post(again.url + "/v1/track", json=batch).json()["results"]
     assert {r["status"] for r in results} == {"duplicate"}
+
+
+@pytest.mark.slow
+def test_workers_share_the_store_and_add_up_their_metrics(serve, tmp_path):
+    server = serve(LEAD, "--workers", "2", "--store", str(tmp_path / "w.db"), "--admin-token", "adm1n-t0ken")
+    with httpx.Client() as a, httpx.Client() as b:  # two connections, most likely two workers
+        for i in range(10):
+            (a if i % 2 else b).post(server.url + "/v1/track", json=envelope("v", f"w{i}"))
+    metrics = httpx.get(server.url + "/metrics").text
+    assert 'ppdsl_events_total{outcome="applied"} 10.0' in metrics
+    state = httpx.get(server.url + "/v1/visitors/v", headers=ADMIN).json()["state"]
+    assert state["event_count_1"] == 10
