@@ -37,10 +37,10 @@ def rate_notation(text: Optional[str]) -> Optional[str]:
 @click.argument("flow", type=FILE)
 @click.option(
     "--store",
-    default="memory:",
+    default="visitors.db",
     show_default=True,
     metavar="URL",
-    help="Visitor state: a file path (SQLite), sqlite:///PATH or memory: (gone at exit).",
+    help="Visitor state: a file path (SQLite, created if missing), sqlite:///PATH or memory: (gone at exit).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)

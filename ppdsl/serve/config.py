@@ -15,7 +15,7 @@ ENV = "PPDSL_SERVE_CONFIG"
 @dataclass
 class Config:
     flow: str
-    store: str = "memory:"
+    store: str = "visitors.db"
     write_keys: list[str] = field(default_factory=list)
     webhook: Optional[str] = None
     webhook_secret: Optional[str] = None

@@ -43,6 +43,7 @@ def make_client_fixture(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
 
     def make(flow: Path | str = LEAD, raise_server_exceptions: bool = True, **settings: Any) -> TestClient:
         settings.setdefault("watch", False)
+        settings.setdefault("store", "memory:")
         app = create_app(Config(flow=str(flow), **settings))
         client = TestClient(app, raise_server_exceptions=raise_server_exceptions)
         client.__enter__()
@@ -71,8 +72,9 @@ class Server:
 
     def start(self) -> Server:
         log = open(self.log_path, "ab")
+        store = [] if "--store" in self.args else ["--store", "memory:"]
         self.proc = subprocess.Popen(
-            [*PPDSL, "serve", str(self.flow), "--port", str(self.port), *self.args],
+            [*PPDSL, "serve", str(self.flow), "--port", str(self.port), *store, *self.args],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},

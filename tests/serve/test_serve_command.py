@@ -16,7 +16,7 @@ def run(*args: str):
 
 def test_a_missing_extra_names_it_in_one_line(monkeypatch):
     monkeypatch.setattr(ppdsl.serve, "missing_extra", lambda: "starlette")
-    result = run(str(LEAD))
+    result = run(str(LEAD), "--store", "memory:")
     assert result.exit_code == 2
     assert result.output.strip() == (
         "error: ppdsl serve needs the serve extra (starlette is missing): pip install 'ppdsl[serve]'"
@@ -36,12 +36,19 @@ def test_bad_options_are_usage_errors(tmp_path):
         (["--rate-limit", "0/s"], "--rate-limit"),
         (["--webhook-secret", "x"], "--webhook URL"),
         (["--webhook", "ftp://x"], "http://"),
-        (["--workers", "2"], "shared store"),
+        (["--workers", "2", "--store", "memory:"], "shared store"),
         (["--store", str(tmp_path / "no" / "such" / "x.db")], "doesn't exist"),
     ):
-        result = run(str(LEAD), *args)
+        store = [] if "--store" in args else ["--store", "memory:"]
+        result = run(str(LEAD), *store, *args)
         assert result.exit_code == 2 and words in result.output, (args, result.output)
         assert "Traceback" not in result.output
+
+
+def test_the_default_store_is_visitors_db_in_the_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run(str(LEAD), "--webhook", "ftp://x")  # stops after the store is opened
+    assert result.exit_code == 2 and (tmp_path / "visitors.db").is_file()
 
 
 def test_rate_notation():
