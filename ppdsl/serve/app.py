@@ -158,11 +158,11 @@ async def _track(service: Service, request: Request) -> Response:
     return _json({"results": [r if r is not None else _outcome(next(outcomes)) for r in results]})
 
 
-def _json(content: Any, headers: Optional[dict[str, str]] = None) -> Response:
+def _json(content: Any) -> Response:
     """A JSON response, through orjson when installed (the `fast` extra)."""
     if _dumps is None:
-        return JSONResponse(content, headers=headers)
-    return Response(_dumps(content), media_type="application/json", headers=headers)
+        return JSONResponse(content)
+    return Response(_dumps(content), media_type="application/json")
 
 
 def _result(status: str, message_id: Optional[str], **more: Any) -> dict[str, Any]:
@@ -211,8 +211,8 @@ async def visitor(request: Request) -> Response:
         return _error(503, "the store is unavailable; try again later", {"Retry-After": "1"})
     if found is None:
         return _error(404, "no such visitor")
-    state, version = found  # the body is the state itself, as handle() takes it; its version is the ETag
-    return _json(state, {"ETag": f'"{version}"'})
+    state, version = found
+    return JSONResponse({"visitor_id": visitor_id, "version": version, "state": state})
 
 
 def _same(given: str, token: str) -> bool:

@@ -46,7 +46,7 @@ def test_editing_the_flow_reloads_it_and_junk_keeps_the_old_one(serve, tmp_path)
     assert wait_for(lambda: httpx.get(server.url + "/healthz").json()["version"] != version)
     answer = httpx.post(server.url + "/v1/track", json=envelope("v", "m2"))
     assert answer.json()["results"][0]["actions"][0]["text"].startswith("Hi again!")
-    state = httpx.get(server.url + "/v1/visitors/v", headers=ADMIN).json()
+    state = httpx.get(server.url + "/v1/visitors/v", headers=ADMIN).json()["state"]
     assert state["event_count_1"] == 2
 
 
@@ -105,7 +105,9 @@ def test_acknowledged_events_survive_kill_9(serve, tmp_path):
     assert httpx.post(server.url + "/v1/track", json=batch).status_code == 200
     server.kill()
     again = serve(LEAD, "--store", store, "--admin-token", "adm1n-t0ken")
-    counts = [httpx.get(f"{again.url}/v1/visitors/v{i}", headers=ADMIN).json()["event_count_1"] for i in range(3)]
+    counts = [
+        httpx.get(f"{again.url}/v1/visitors/v{i}", headers=ADMIN).json()["state"]["event_count_1"] for i in range(3)
+    ]
     assert counts == [10, 10, 10]
     results = httpx.post(again.url + "/v1/track", json=batch).json()["results"]
     assert {r["status"] for r in results} == {"duplicate"}
@@ -119,5 +121,5 @@ def test_workers_share_the_store_and_add_up_their_metrics(serve, tmp_path):
             (a if i % 2 else b).post(server.url + "/v1/track", json=envelope("v", f"w{i}"))
     metrics = httpx.get(server.url + "/metrics").text
     assert 'ppdsl_events_total{outcome="applied"} 10.0' in metrics
-    state = httpx.get(server.url + "/v1/visitors/v", headers=ADMIN).json()
+    state = httpx.get(server.url + "/v1/visitors/v", headers=ADMIN).json()["state"]
     assert state["event_count_1"] == 10

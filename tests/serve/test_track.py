@@ -15,7 +15,7 @@ TOKEN = {"Authorization": "Bearer admin-t"}
 
 def state(client, visitor: str):
     answer = client.get(f"/v1/visitors/{visitor}", headers=TOKEN)
-    return answer.json() if answer.status_code == 200 else None
+    return answer.json()["state"] if answer.status_code == 200 else None
 
 
 def basic(key: str) -> dict[str, str]:
