@@ -14,6 +14,7 @@ from .graph import graph
 from .lsp import lsp
 from .replay import replay
 from .run import run
+from .serve import serve
 from .test import test
 from .visitors import visitors
 
@@ -35,5 +36,5 @@ def main() -> None:
     """
 
 
-for command in (check, compile, fmt, run, replay, visitors, test, graph, eval_, explain, lsp):
+for command in (check, compile, fmt, run, replay, serve, visitors, test, graph, eval_, explain, lsp):
     main.add_command(command)

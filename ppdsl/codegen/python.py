@@ -444,6 +444,7 @@ def generate(checked: ir.CheckedProgram, source_name: str) -> str:
         by_uuid={e.uuid: e.seq for e in decls if e.uuid},
         declared=bool(program.events),
         targets=tuple(sorted(gen.targets)),
+        agents={a.name: a.display or a.name for a in program.agents},
         visitor_keys=tuple(sorted({*SYSTEM_VARS, *(f.name for f in program.fields)})),
         constants=[(name, code) for code, name in gen.constants.items()],
         flows_code=_FLOWS_MARK,
