@@ -19,6 +19,15 @@ EXAMPLES = ROOT / "examples"
 CASES = Path(__file__).resolve().parent / "cases"
 
 
+def need(present: bool, what: str) -> None:
+    """A system tool some tests need (.ci/run installs it): missing in CI is a
+    failure, missing on a developer's machine a skip that says what to install."""
+    if not present:
+        if os.environ.get("CI"):
+            pytest.fail(f"{what} is missing in CI (.ci/run installs it)")
+        pytest.skip(f"{what} is not installed")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update", action="store_true", help="rewrite expected files from the current output")
 

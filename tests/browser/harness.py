@@ -186,6 +186,9 @@ def browser() -> Iterator[Any]:
     """A browser for one test: Playwright's sync API keeps an asyncio loop
     running while it is open, which would break the asyncio tests (the
     language server's) that run later in the same process."""
+    from conftest import need
+
+    need(os.access(CHROMIUM, os.X_OK), f"chromium ({CHROMIUM}; apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from browser.stub import STATIC
-from conftest import ROOT
+from conftest import ROOT, need
 
 pytestmark = pytest.mark.browser
 
@@ -19,8 +19,7 @@ INSTALL = "npm install --prefix .tools/npm --no-save --no-audit --no-fund terser
 
 
 def test_the_tracker_is_under_5_kb_minified(tmp_path: Path):
-    if not TERSER.exists():
-        pytest.fail(f"terser is missing: run `{INSTALL}` in the checkout (.ci/run does)")
+    need(TERSER.exists(), f"terser (run `{INSTALL}` in the checkout)")
     minified = tmp_path / "ppmatc.min.js"
     subprocess.run([str(TERSER), str(STATIC / "ppmatc.js"), "--compress", "--mangle", "-o", str(minified)], check=True)
     assert 1000 < minified.stat().st_size < 5 * 1024
