@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Iterator
 
 import click
 
-from .common import echo_diagnostics
+from .common import echo_diagnostics, ppflow_files
 from .output import json_bytes, use_color
 
 
@@ -54,7 +52,7 @@ def check(files: tuple[str, ...], output_format: str, color_choice: str) -> None
     color = use_color(sys.stdout, color_choice)
     failed = unreadable = False
     as_json: list[dict] = []
-    for path in _sources(files):
+    for path in ppflow_files(files):
         name = "<stdin>" if path == "-" else path
         try:
             data = sys.stdin.buffer.read() if path == "-" else _read_bytes(path)
@@ -80,20 +78,6 @@ def check(files: tuple[str, ...], output_format: str, color_choice: str) -> None
     if output_format == "json":
         click.echo(json_bytes(as_json, indent=2))  # bytes: UTF-8 whatever the locale
     sys.exit(2 if unreadable else 1 if failed else 0)
-
-
-def _sources(args: tuple[str, ...]) -> Iterator[str]:
-    """Each argument, a folder replaced by the *.ppflow files under it, sorted."""
-    from ..lang.diagnostics import printable
-
-    for arg in args:
-        if arg == "-" or not os.path.isdir(arg):
-            yield arg
-            continue
-        found = sorted(os.path.join(d, f) for d, _, names in os.walk(arg) for f in names if f.endswith(".ppflow"))
-        if not found:
-            click.echo(f"warning: no .ppflow files under {printable(arg)}", err=True)
-        yield from found
 
 
 def _read_bytes(path: str) -> bytes:

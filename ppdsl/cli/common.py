@@ -3,6 +3,8 @@ and printing diagnostics."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,3 +34,17 @@ def read_file(path: Path) -> str:
         raise SystemExit(1)
     except OSError as exc:
         raise click.UsageError(f"can't read {path}: {exc.strerror}")
+
+
+def ppflow_files(args: tuple[str, ...]) -> Iterator[str]:
+    """Each argument, a folder replaced by the *.ppflow files under it, sorted."""
+    from ..lang.diagnostics import printable
+
+    for arg in args:
+        if arg == "-" or not os.path.isdir(arg):
+            yield arg
+            continue
+        found = sorted(os.path.join(d, f) for d, _, names in os.walk(arg) for f in names if f.endswith(".ppflow"))
+        if not found:
+            click.echo(f"warning: no .ppflow files under {printable(arg)}", err=True)
+        yield from found

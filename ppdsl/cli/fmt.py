@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import difflib
-import os
 import sys
-from collections.abc import Iterator
 from typing import Optional
 
 import click
 
-from .common import echo_diagnostics
+from .common import echo_diagnostics, ppflow_files
 
 
 @click.command()
@@ -44,7 +42,7 @@ def fmt(paths: tuple[str, ...], check: bool, diff: bool) -> None:
         sys.exit(status)
     counts = {"changed": 0, "unchanged": 0, "failed": 0}
     unreadable = False
-    for path in _sources(paths):
+    for path in ppflow_files(paths):
         try:
             with open(path, "rb") as f:
                 data = f.read()
@@ -135,17 +133,3 @@ def _summary(counts: dict[str, int], dry: bool) -> str:
     if counts["failed"]:
         parts.append(f"{plural(counts['failed'], 'file')} {'would fail' if dry else 'failed'} to reformat")
     return ", ".join(parts) + "." if parts else "No .ppflow files: nothing to do."
-
-
-def _sources(args: tuple[str, ...]) -> Iterator[str]:
-    """Each argument, a folder replaced by the *.ppflow files under it, sorted."""
-    from ..lang.diagnostics import printable
-
-    for arg in args:
-        if not os.path.isdir(arg):
-            yield arg
-            continue
-        found = sorted(os.path.join(d, f) for d, _, names in os.walk(arg) for f in names if f.endswith(".ppflow"))
-        if not found:
-            click.echo(f"warning: no .ppflow files under {printable(arg)}", err=True)
-        yield from found

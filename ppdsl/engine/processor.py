@@ -32,14 +32,13 @@ class Outcome:
     """What became of one envelope: APPLIED with handle()'s result, DUPLICATE,
     or REJECTED with the message that says why."""
 
-    __slots__ = ("status", "envelope", "result", "message", "time")
+    __slots__ = ("status", "envelope", "result", "message")
 
-    def __init__(self, status: str, envelope: Envelope, result: Any = None, message: str = "", t: float = 0.0):
+    def __init__(self, status: str, envelope: Envelope, result: Any = None, message: str = ""):
         self.status = status
         self.envelope = envelope
         self.result = result
         self.message = message
-        self.time = t
 
 
 class Processor:
@@ -103,7 +102,7 @@ class Processor:
             if t is None:
                 t = now
             if message_id is not None and message_id in seen:
-                outcomes.append(Outcome(DUPLICATE, envelope, t=t))
+                outcomes.append(Outcome(DUPLICATE, envelope))
                 continue
             visitor_id = envelope.visitor_id
             state, version = states.get(visitor_id) or cache[visitor_id]
@@ -112,7 +111,7 @@ class Processor:
             try:
                 result = handle(envelope.payload, state, effects, at=t)
             except ValueError as exc:
-                outcomes.append(Outcome(REJECTED, envelope, message=str(exc), t=t))
+                outcomes.append(Outcome(REJECTED, envelope, message=str(exc)))
                 continue
             states[visitor_id] = (result["visitor"], version)
             if message_id is not None:
@@ -120,5 +119,5 @@ class Processor:
                 taken.append((message_id, t))
             if t > newest:
                 newest = t
-            outcomes.append(Outcome(APPLIED, envelope, result, t=t))
+            outcomes.append(Outcome(APPLIED, envelope, result))
         return outcomes, Change(states, taken, {}, newest if taken else None)

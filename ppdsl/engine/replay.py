@@ -286,8 +286,7 @@ class Part:
         return self.jobs == 1 or partition(line, self.jobs) == self.part
 
     def _reject(self, where: tuple[str, int], reason: str) -> None:
-        if isinstance(reason, str) and where is not None:
-            self.summary.reject(where, reason)
+        self.summary.reject(where, reason)
         if self.strict:
             raise StrictStop(f"{where[0]}:{where[1]}: {reason}")
 
