@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-# the browser tests' fixtures (tests/browser/harness.py)
-pytest_plugins = ["browser.harness"]
+# the browser tests' fixtures (tests/browser/harness.py), the store tests' servers (tests/servers/)
+pytest_plugins = ["browser.harness", "servers.redis"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -1,0 +1,353 @@
+"""Redis, one server or a Redis Cluster (docs/operations.md, "Redis and Redis Cluster").
+
+`redis://[USER:PASSWORD@]HOST:PORT[/DB][?prefix=NAME&timeout=SECONDS]`, and
+`rediss://` for TLS. A URL with several hosts (`redis://h1:7000,h2:7001/`)
+names the seed nodes of a cluster; a single host that turns out to be a
+cluster node (INFO says cluster_enabled) is opened as a cluster too.
+
+One Lua script commits a whole Change: it checks every visitor's version,
+every message id and every replay cursor first, and writes the states, the
+message ids (with the deduplication window as their TTL) and the cursors only
+if all checks pass, so a refused change writes nothing. A script can only
+touch the keys of one hash slot in a cluster, so every key of a store carries
+the same hash tag, `{NAME}`: a store lives on one master (and its replicas),
+and a cluster holds many stores side by side.
+
+Keys vanish silently when Redis evicts them under memory pressure, which
+would break every promise; the store refuses a server whose maxmemory-policy
+may evict, and every commit checks the marker key written at creation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from typing import Any, Optional
+from collections.abc import Collection, Iterator
+
+from .base import DEDUP_WINDOW, MOVED, SCHEMA_VERSION, Change, Conflict, CursorMoved, StoreError, dumps
+
+try:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.cluster import ClusterNode, RedisCluster
+    from redis.retry import Retry
+except ImportError:  # pragma: no cover - the message is tested through open_store
+    redis = None  # type: ignore[assignment]
+
+_COMMIT = """#!lua
+-- ppdsl: commit one Change; every check before any write
+local meta, cursors = KEYS[1], KEYS[2]
+local nv, nm, ne, nc = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local ttl, window, newest = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+if redis.call('EXISTS', meta) == 0 then return 'gone' end
+local a = 7
+for i = 1, nv do
+  if tonumber(redis.call('HGET', KEYS[2 + i], 'n') or '0') ~= tonumber(ARGV[a + 2 * i - 1]) then
+    return 'conflict'
+  end
+end
+local stored = redis.call('HGET', meta, 'newest')
+local b = a + 2 * nv
+for j = 1, nm do
+  local t = redis.call('GET', KEYS[2 + nv + j])
+  if t and (not stored or tonumber(t) >= tonumber(stored) - window) then return 'conflict' end
+end
+local c = b + nm
+for k = 1, ne do
+  if (redis.call('HGET', cursors, ARGV[c + 2 * k - 1]) or '') ~= ARGV[c + 2 * k] then return 'moved' end
+end
+local created = 0
+for i = 1, nv do
+  local version = tonumber(ARGV[a + 2 * i - 1])
+  if version == 0 then created = created + 1 end
+  redis.call('HSET', KEYS[2 + i], 's', ARGV[a + 2 * i], 'n', version + 1)
+end
+if created > 0 then redis.call('HINCRBY', meta, 'visitors', created) end
+for j = 1, nm do redis.call('SET', KEYS[2 + nv + j], ARGV[b + j], 'EX', ttl) end
+local d = c + 2 * ne
+for k = 1, nc do redis.call('HSET', cursors, ARGV[d + 2 * k - 1], ARGV[d + 2 * k]) end
+if newest ~= '' and (not stored or tonumber(newest) > tonumber(stored)) then
+  redis.call('HSET', meta, 'newest', newest)
+end
+return 'ok'
+"""
+_CHUNK = 1000  # keys per pipeline or SCAN step
+_POLICY_EVERY = 60.0  # seconds between checks of the eviction policy
+
+
+def mask(url: str) -> str:
+    """A URL fit to print: its password replaced by ***."""
+    scheme, _, rest = url.partition("://")
+    auth, at, hosts = rest.rpartition("@")
+    if not at or ":" not in auth:
+        return url
+    return f"{scheme}://{auth.split(':', 1)[0]}:***@{hosts}"
+
+
+class _Url:
+    """The parts of a redis:// URL."""
+
+    def __init__(self, url: str):
+        shown = mask(url)
+        scheme, _, rest = url.partition("://")
+        self.tls = scheme == "rediss"
+        auth, at, rest = rest.rpartition("@")
+        user, _, password = auth.partition(":") if at else ("", "", "")
+        from urllib.parse import parse_qs, unquote
+
+        self.username = unquote(user) or None
+        self.password = unquote(password) or None
+        location, _, query = rest.partition("?")
+        netloc, _, path = location.partition("/")
+        self.hosts: list[tuple[str, int]] = []
+        for host in filter(None, netloc.split(",")):
+            name, colon, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+            if not colon:
+                name, port = host, "6379"
+            if not port.isdigit():
+                raise StoreError(f"store {shown}: the port of {host!r} is not a number")
+            self.hosts.append((name.strip("[]") or "127.0.0.1", int(port)))
+        if not self.hosts:
+            self.hosts = [("127.0.0.1", 6379)]
+        path = path.strip("/")
+        if path and not path.isdigit():
+            raise StoreError(f"store {shown}: the database after the host must be a number, like /0")
+        self.db = int(path or 0)
+        options = {k: v[-1] for k, v in parse_qs(query).items()}
+        unknown = set(options) - {"prefix", "timeout"}
+        if unknown:
+            raise StoreError(
+                f"store {shown}: unknown option {sorted(unknown)[0]!r}; the options are prefix and timeout"
+            )
+        self.prefix = options.get("prefix", "ppdsl")
+        if not self.prefix or any(c in self.prefix for c in "{}*?[]\\"):
+            raise StoreError(f"store {shown}: the prefix must be a name without {{}}*?[]\\ in it")
+        try:
+            self.timeout = float(options.get("timeout", "10"))
+        except ValueError:
+            raise StoreError(f"store {shown}: timeout must be a number of seconds") from None
+
+
+class RedisStore:
+    sql_dialect: Optional[str] = None
+
+    def __init__(self, url: str, *, readonly: bool = False, window: float = DEDUP_WINDOW):
+        if redis is None:
+            raise StoreError("redis:// stores need the redis extra: pip install 'ppdsl[redis]'")
+        self.url = url
+        self.shown = mask(url)
+        self.window = window
+        parts = _Url(url)
+        tag = "{" + parts.prefix + "}"
+        self._meta, self._cursors = f"{tag}:meta".encode(), f"{tag}:cursors".encode()
+        self._visitor, self._message = f"{tag}:v:".encode(), f"{tag}:m:".encode()
+        self._client: Any = None
+        self._policy_at = -math.inf
+        try:
+            self._client = _connect(parts)
+            self._script = self._client.register_script(_COMMIT)
+            self._check_policy()
+            self._open(readonly)
+        except redis.RedisError as exc:
+            self.close()
+            raise self._error(exc) from None
+        except StoreError:
+            self.close()
+            raise
+
+    # -- opening --------------------------------------------------------------
+    def _open(self, readonly: bool) -> None:
+        client = self._client
+        schema = client.hget(self._meta, "schema")
+        if schema is None:
+            if readonly:
+                raise StoreError(
+                    f"no store at {self.shown}: replay events into it first (ppdsl replay FLOW EVENTS --store URL)"
+                )
+            if self._keys_left():
+                raise StoreError(
+                    f"store {self.shown}: its marker key {self._meta.decode()} is gone but its other keys are there: "
+                    "Redis evicted or someone deleted keys, so states may be lost; restore a backup"
+                )
+            client.hsetnx(self._meta, "schema", str(SCHEMA_VERSION))
+            schema = client.hget(self._meta, "schema")
+        if not schema.isdigit():
+            raise StoreError(f"{self.shown} holds keys named like a ppdsl store's, but not a ppdsl store")
+        if int(schema) > SCHEMA_VERSION:
+            raise StoreError(
+                f"store {self.shown} was written by a newer ppdsl (store schema {int(schema)}, this ppdsl reads "
+                f"{SCHEMA_VERSION}): upgrade ppdsl (pip install -U ppdsl)"
+            )
+
+    def _keys_left(self) -> bool:
+        for _ in self._client.scan_iter(match=self._visitor + b"*", count=_CHUNK):
+            return True
+        return False
+
+    def _check_policy(self) -> None:
+        """Refuse a server that may evict our keys under memory pressure."""
+        self._policy_at = time.monotonic()
+        node = self._client.get_node_from_key(self._meta) if isinstance(self._client, RedisCluster) else None
+        info = self._client.info("memory", target_nodes=node) if node else self._client.info("memory")
+        policy = str(info.get("maxmemory_policy", "noeviction"))
+        if int(info.get("maxmemory", 0) or 0) > 0 and policy != "noeviction":
+            raise StoreError(
+                f"store {self.shown}: Redis may evict keys (maxmemory-policy {policy}), which would lose visitor "
+                "states and message ids without a trace: set maxmemory-policy noeviction (or maxmemory 0)"
+            )
+
+    # -- reading --------------------------------------------------------------
+    def load(self, visitor_ids: Collection[str]) -> dict[str, tuple[dict[str, Any], int]]:
+        ids = list(visitor_ids)
+        found = {}
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows = self._pipelined([("HMGET", self._visitor + _key(i), "s", "n") for i in chunk])
+            for visitor_id, (state, version) in zip(chunk, rows, strict=True):
+                if state is not None:
+                    found[visitor_id] = (json.loads(state), int(version))
+        return found
+
+    def seen(self, message_ids: Collection[str]) -> set[str]:
+        ids = list(message_ids)
+        found: set[str] = set()
+        horizon = -math.inf
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows = self._pipelined([("HGET", self._meta, "newest"), *(("GET", self._message + _key(m)) for m in chunk)])
+            if rows[0] is not None:
+                horizon = float(rows[0]) - self.window
+            found.update(m for m, t in zip(chunk, rows[1:], strict=True) if t is not None and float(t) >= horizon)
+        return found
+
+    def cursor(self, key: str) -> Any:
+        value = self._call(lambda c: c.hget(self._cursors, _key(key)))
+        return None if value is None else json.loads(value)
+
+    def visitors(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every visitor, in id order: SCAN for the ids (on every master of a
+        cluster), then their states a chunk at a time."""
+        skip = len(self._visitor)
+        keys = self._call(lambda c: list(c.scan_iter(match=self._visitor + b"*", count=_CHUNK)))
+        ids = sorted(k[skip:].decode("utf-8", "surrogatepass") for k in keys)
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            states = self.load(chunk)
+            for visitor_id in chunk:
+                if visitor_id in states:
+                    yield visitor_id, states[visitor_id][0]
+
+    def count(self) -> int:
+        return int(self._call(lambda c: c.hget(self._meta, "visitors")) or 0)
+
+    # -- writing --------------------------------------------------------------
+    def commit(self, change: Change) -> None:
+        states = change.states
+        expect = [(k, "" if v is None else _canonical(v)) for k, v in change.expect.items()]
+        cursors = [(k, _canonical(v)) for k, v in change.cursors.items()]
+        keys = [self._meta, self._cursors]
+        keys += [self._visitor + _key(i) for i in states]
+        keys += [self._message + _key(m) for m, _ in change.seen]
+        ttl = max(1, math.ceil(self.window))
+        newest = "" if change.newest is None else repr(float(change.newest))
+        args: list[Any] = [len(states), len(change.seen), len(expect), len(cursors), ttl, repr(self.window), newest]
+        for state, version in states.values():
+            args += (version, dumps(state))
+        args += (repr(float(t)) for _, t in change.seen)
+        for pairs in (expect, cursors):
+            for key, value in pairs:
+                args += (_key(key), value)
+        if time.monotonic() - self._policy_at > _POLICY_EVERY:
+            self._call(lambda c: self._check_policy())
+        outcome = self._call(
+            lambda c: self._script(keys=keys, args=args), written=" (nothing of this batch was written)"
+        )
+        if outcome == b"ok":
+            return
+        if outcome == b"conflict":
+            raise Conflict("visitor or message id")
+        if outcome == b"moved":
+            raise CursorMoved(f"store {self.shown}: {MOVED}")
+        raise StoreError(
+            f"store {self.shown}: its marker key {self._meta.decode()} is gone: Redis evicted or someone deleted "
+            "keys, so states may be lost; nothing of this batch was written; restore a backup"
+        )
+
+    # -- plumbing -------------------------------------------------------------
+    def _pipelined(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        def run(client: Any) -> list[Any]:
+            pipe = client.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            return list(pipe.execute())
+
+        return self._call(run)
+
+    def _call(self, work: Any, written: str = "") -> Any:
+        try:
+            return work(self._client)
+        except redis.RedisError as exc:
+            raise self._error(exc, written) from None
+
+    def _error(self, exc: Exception, written: str = "") -> StoreError:
+        return StoreError(f"store {self.shown}: {_reason(exc)}{written}")
+
+    def close(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.close()
+            except redis.RedisError:
+                pass
+            self._client = None
+
+
+def _connect(parts: _Url) -> Any:
+    """A client, a cluster client when the server says it is a cluster node."""
+    settings: dict[str, Any] = dict(
+        username=parts.username,
+        password=parts.password,
+        ssl=parts.tls,
+        socket_timeout=parts.timeout,
+        socket_connect_timeout=min(parts.timeout, 5.0),
+        retry=Retry(NoBackoff(), 0),  # a commit whose reply was lost must not run twice
+    )
+    host, port = parts.hosts[0]
+    clustered = len(parts.hosts) > 1
+    if not clustered:
+        client = redis.Redis(host=host, port=port, db=parts.db, **settings)
+        if not client.info("cluster").get("cluster_enabled"):
+            return client
+        client.close()
+    if parts.db:
+        raise StoreError("a Redis Cluster has only database 0: leave /DB out of the URL")
+    nodes = [ClusterNode(h, p) for h, p in parts.hosts]
+    return RedisCluster(startup_nodes=nodes, **settings)
+
+
+def _key(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _canonical(value: Any) -> str:
+    """A cursor value as stored and compared: one spelling per value."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong, in one line, and what to do."""
+    text = (str(exc).splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, redis.AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text:
+        return "Redis refused the user name or password: fix them in the URL"
+    if isinstance(exc, redis.TimeoutError):
+        return "Redis did not answer in time: check that it runs and is reachable, or raise ?timeout="
+    if isinstance(exc, redis.ConnectionError):
+        return f"can't reach Redis ({text}): check that it runs and that the URL's host and port are right"
+    if text.startswith("OOM"):
+        return "Redis is out of memory (maxmemory): give it more memory"
+    if text.startswith("READONLY"):
+        return "the server is a read-only replica: give the address of a master"
+    if text.startswith(("CLUSTERDOWN", "MOVED", "ASK", "TRYAGAIN")) or "cluster" in type(exc).__name__.lower():
+        return f"the Redis Cluster is not ready ({text}): wait for it or check its nodes"
+    return text

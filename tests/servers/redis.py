@@ -1,0 +1,110 @@
+"""Real Redis servers for the store tests (a plugin that tests/conftest.py
+loads): one redis-server, and a Redis Cluster of three masters made with
+`redis-cli --cluster create`, each on free loopback ports in a tmp folder,
+started once per session (per xdist worker) and stopped by pid at its end.
+
+A test names its own store inside a shared server with `url(kind, folder)`:
+a key prefix made from its tmp folder, so tests never see each other's keys."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from browser.harness import free_port
+from conftest import need
+
+ADDRESSES: dict[str, str] = {}
+"""The running servers, by the name of their fixture: host:port[,host:port...]."""
+
+
+class RedisServer:
+    """One redis-server process; `stop()` and `start()` again on the same port and folder."""
+
+    def __init__(self, folder: Path, *options: str):
+        need(bool(shutil.which("redis-server")), "redis-server (apt-get install redis-server)")
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder, self.options, self.port = folder, options, free_port()
+        self.process: subprocess.Popen | None = None
+        self.start()
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        log = open(self.folder / f"redis-{self.port}.log", "ab")  # noqa: SIM115
+        args = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder)]
+        args += ["--save", "", "--appendonly", "no", *self.options]
+        self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        for _ in range(500):
+            if self.cli("PING").stdout.strip() == "PONG":
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise RuntimeError(f"redis-server did not start: see {self.folder}/redis-{self.port}.log")
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+        self.process = None
+
+
+def start_cluster(folder: Path) -> list[RedisServer]:
+    """Three masters, no replicas, with every slot assigned and the cluster's state ok."""
+    nodes = [
+        RedisServer(folder / f"node{n}", "--cluster-enabled", "yes", "--cluster-node-timeout", "5000") for n in range(3)
+    ]
+    try:
+        made = subprocess.run(
+            ["redis-cli", "--cluster", "create", *(n.address for n in nodes), "--cluster-replicas", "0"]
+            + ["--cluster-yes"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert made.returncode == 0, made.stdout + made.stderr
+        for _ in range(500):
+            if all("cluster_state:ok" in n.cli("CLUSTER", "INFO").stdout for n in nodes):
+                return nodes
+            time.sleep(0.02)
+        raise RuntimeError("the Redis Cluster did not reach cluster_state:ok")
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    ADDRESSES["redis_server"] = server.address
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RedisServer]]:
+    nodes = start_cluster(tmp_path_factory.mktemp("redis-cluster"))
+    ADDRESSES["redis_cluster"] = ",".join(n.address for n in nodes)
+    yield nodes
+    for node in nodes:
+        node.stop()
+
+
+def url(server: str, folder: Path) -> str:
+    """The URL of a test's own store in a running server (by its fixture's name)."""
+    prefix = "t" + hashlib.sha1(str(folder).encode()).hexdigest()[:12]
+    return f"redis://{ADDRESSES[server]}/?prefix={prefix}"
