@@ -9,7 +9,9 @@ a key prefix made from its tmp folder, so tests never see each other's keys."""
 from __future__ import annotations
 
 import hashlib
+import random
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -27,10 +29,10 @@ ADDRESSES: dict[str, str] = {}
 class RedisServer:
     """One redis-server process; `stop()` and `start()` again on the same port and folder."""
 
-    def __init__(self, folder: Path, *options: str):
+    def __init__(self, folder: Path, *options: str, port: int = 0):
         need(bool(shutil.which("redis-server")), "redis-server (apt-get install redis-server)")
         folder.mkdir(parents=True, exist_ok=True)
-        self.folder, self.options, self.port = folder, options, free_port()
+        self.folder, self.options, self.port = folder, options, port or free_port()
         self.process: subprocess.Popen | None = None
         self.start()
 
@@ -62,11 +64,25 @@ class RedisServer:
         self.process = None
 
 
+def _cluster_port() -> int:
+    """A free port for a cluster node: Redis wants its cluster bus at port + 10000, free too,
+    so the port must be at most 55535, below the ephemeral ports that free_port() gives."""
+    rng = random.Random()
+    while True:
+        port = rng.randrange(20000, 28000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10000))
+                return port
+        except OSError:
+            continue
+
+
 def start_cluster(folder: Path) -> list[RedisServer]:
     """Three masters, no replicas, with every slot assigned and the cluster's state ok."""
-    nodes = [
-        RedisServer(folder / f"node{n}", "--cluster-enabled", "yes", "--cluster-node-timeout", "5000") for n in range(3)
-    ]
+    options = ("--cluster-enabled", "yes", "--cluster-node-timeout", "5000")
+    nodes = [RedisServer(folder / f"node{n}", *options, port=_cluster_port()) for n in range(3)]
     try:
         made = subprocess.run(
             ["redis-cli", "--cluster", "create", *(n.address for n in nodes), "--cluster-replicas", "0"]
