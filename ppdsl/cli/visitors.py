@@ -45,7 +45,8 @@ def visitors(
     """List the visitors in STORE, or those that an expression or segment selects.
 
     \b
-    STORE is a file path (SQLite) or sqlite:///PATH, as `ppdsl replay --store` wrote it.
+    STORE is a file path (SQLite), sqlite:///PATH or redis://HOST:PORT/?prefix=NAME,
+    as `ppdsl replay --store` wrote it.
 
     \b
     Examples:
@@ -129,10 +130,12 @@ def _event_names(flow: Path) -> dict[str, int]:
 
 
 def _plan(selector: Any, store: Any) -> str:
+    from ..store import masked
+
     if selector is None:
         return "no filter: every visitor"
     if store.sql_dialect is None:
-        return f"evaluated in Python: {store.url} has no SQL"
+        return f"evaluated in Python: {masked(store.url)} has no SQL"
     return str(selector.plan)
 
 

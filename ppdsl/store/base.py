@@ -106,3 +106,12 @@ def dumps(state: dict[str, Any]) -> str:
         return text
     except UnicodeEncodeError:
         return json.dumps(state, separators=(",", ":"), allow_nan=False)
+
+
+def masked(url: str) -> str:
+    """A store URL fit to print: its password, if it has one, replaced by ***."""
+    scheme, sep, rest = url.partition("://")
+    auth, at, hosts = rest.rpartition("@")
+    if not sep or not at or ":" not in auth:
+        return url
+    return f"{scheme}://{auth.split(':', 1)[0]}:***@{hosts}"

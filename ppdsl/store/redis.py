@@ -26,7 +26,7 @@ import time
 from typing import Any, Optional
 from collections.abc import Collection, Iterator
 
-from .base import DEDUP_WINDOW, MOVED, SCHEMA_VERSION, Change, Conflict, CursorMoved, StoreError, dumps
+from .base import DEDUP_WINDOW, MOVED, SCHEMA_VERSION, Change, Conflict, CursorMoved, StoreError, dumps, masked
 
 try:
     import redis
@@ -74,23 +74,13 @@ end
 return 'ok'
 """
 _CHUNK = 1000  # keys per pipeline or SCAN step
-_POLICY_EVERY = 60.0  # seconds between checks of the eviction policy
-
-
-def mask(url: str) -> str:
-    """A URL fit to print: its password replaced by ***."""
-    scheme, _, rest = url.partition("://")
-    auth, at, hosts = rest.rpartition("@")
-    if not at or ":" not in auth:
-        return url
-    return f"{scheme}://{auth.split(':', 1)[0]}:***@{hosts}"
 
 
 class _Url:
     """The parts of a redis:// URL."""
 
     def __init__(self, url: str):
-        shown = mask(url)
+        shown = masked(url)
         scheme, _, rest = url.partition("://")
         self.tls = scheme == "rediss"
         auth, at, rest = rest.rpartition("@")
@@ -132,12 +122,14 @@ class _Url:
 
 class RedisStore:
     sql_dialect: Optional[str] = None
+    policy_every = 60.0
+    """Seconds between two checks that the server still doesn't evict keys."""
 
     def __init__(self, url: str, *, readonly: bool = False, window: float = DEDUP_WINDOW):
         if redis is None:
             raise StoreError("redis:// stores need the redis extra: pip install 'ppdsl[redis]'")
         self.url = url
-        self.shown = mask(url)
+        self.shown = masked(url)
         self.window = window
         parts = _Url(url)
         tag = "{" + parts.prefix + "}"
@@ -171,6 +163,12 @@ class RedisStore:
                     f"store {self.shown}: its marker key {self._meta.decode()} is gone but its other keys are there: "
                     "Redis evicted or someone deleted keys, so states may be lost; restore a backup"
                 )
+            evicted = int(self._info("stats").get("evicted_keys", 0) or 0)
+            if evicted:  # a store whose every key was evicted looks new: don't start it again from nothing
+                raise StoreError(
+                    f"store {self.shown}: no store here, but Redis evicted {evicted} keys since it started, which may "
+                    "have been this store's: restore a backup, or if the store is new, run CONFIG RESETSTAT first"
+                )
             client.hsetnx(self._meta, "schema", str(SCHEMA_VERSION))
             schema = client.hget(self._meta, "schema")
         if not schema.isdigit():
@@ -189,14 +187,19 @@ class RedisStore:
     def _check_policy(self) -> None:
         """Refuse a server that may evict our keys under memory pressure."""
         self._policy_at = time.monotonic()
-        node = self._client.get_node_from_key(self._meta) if isinstance(self._client, RedisCluster) else None
-        info = self._client.info("memory", target_nodes=node) if node else self._client.info("memory")
+        info = self._info("memory")
         policy = str(info.get("maxmemory_policy", "noeviction"))
         if int(info.get("maxmemory", 0) or 0) > 0 and policy != "noeviction":
             raise StoreError(
                 f"store {self.shown}: Redis may evict keys (maxmemory-policy {policy}), which would lose visitor "
                 "states and message ids without a trace: set maxmemory-policy noeviction (or maxmemory 0)"
             )
+
+    def _info(self, section: str) -> Any:
+        """INFO of the server (the master, in a cluster) that holds this store's keys."""
+        if isinstance(self._client, RedisCluster):
+            return self._client.info(section, target_nodes=self._client.get_node_from_key(self._meta))
+        return self._client.info(section)
 
     # -- reading --------------------------------------------------------------
     def load(self, visitor_ids: Collection[str]) -> dict[str, tuple[dict[str, Any], int]]:
@@ -259,7 +262,7 @@ class RedisStore:
         for pairs in (expect, cursors):
             for key, value in pairs:
                 args += (_key(key), value)
-        if time.monotonic() - self._policy_at > _POLICY_EVERY:
+        if time.monotonic() - self._policy_at >= self.policy_every:
             self._call(lambda c: self._check_policy())
         outcome = self._call(
             lambda c: self._script(keys=keys, args=args), written=" (nothing of this batch was written)"
@@ -344,10 +347,10 @@ def _reason(exc: Exception) -> str:
         return "Redis did not answer in time: check that it runs and is reachable, or raise ?timeout="
     if isinstance(exc, redis.ConnectionError):
         return f"can't reach Redis ({text}): check that it runs and that the URL's host and port are right"
-    if text.startswith("OOM"):
+    if isinstance(exc, redis.exceptions.OutOfMemoryError) or "maxmemory" in text:
         return "Redis is out of memory (maxmemory): give it more memory"
-    if text.startswith("READONLY"):
+    if isinstance(exc, redis.exceptions.ReadOnlyError):
         return "the server is a read-only replica: give the address of a master"
-    if text.startswith(("CLUSTERDOWN", "MOVED", "ASK", "TRYAGAIN")) or "cluster" in type(exc).__name__.lower():
+    if isinstance(exc, (redis.exceptions.ClusterError, redis.exceptions.TryAgainError)):
         return f"the Redis Cluster is not ready ({text}): wait for it or check its nodes"
     return text

@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,7 +48,7 @@ class RedisServer:
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
         log.close()
         for _ in range(500):
-            if self.cli("PING").stdout.strip() == "PONG":
+            if self.cli("PING").stdout.split()[:1] in (["PONG"], ["NOAUTH"]):  # up, with a password or not
                 return
             if self.process.poll() is not None:
                 break
@@ -124,3 +125,18 @@ def url(server: str, folder: Path) -> str:
     """The URL of a test's own store in a running server (by its fixture's name)."""
     prefix = "t" + hashlib.sha1(str(folder).encode()).hexdigest()[:12]
     return f"redis://{ADDRESSES[server]}/?prefix={prefix}"
+
+
+@pytest.fixture
+def start_redis(tmp_path: Path) -> Iterator[Any]:
+    """A test's own redis-server, with extra options (`start_redis("--requirepass", "s")`), stopped at its end."""
+    started: list[RedisServer] = []
+
+    def start(*options: str) -> RedisServer:
+        server = RedisServer(tmp_path / f"redis{len(started)}", *options)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
