@@ -1,6 +1,6 @@
 """Redis, one server or a Redis Cluster (docs/operations.md, "Redis and Redis Cluster").
 
-`redis://[USER:PASSWORD@]HOST:PORT[/DB][?prefix=NAME&timeout=SECONDS]`, and
+`redis://[USER:PASSWORD@]HOST:PORT[/DB][?prefix=NAME&timeout=SECONDS&wait=REPLICAS]`, and
 `rediss://` for TLS. A URL with several hosts (`redis://h1:7000,h2:7001/`)
 names the seed nodes of a cluster; a single host that turns out to be a
 cluster node (INFO says cluster_enabled) is opened as a cluster too.
@@ -73,7 +73,21 @@ if newest ~= '' and (not stored or tonumber(newest) > tonumber(stored)) then
 end
 return 'ok'
 """
-_CHUNK = 1000  # keys per pipeline or SCAN step
+_READ = """#!lua flags=no-writes
+-- ppdsl: the states and versions of visitors (load), or the newest event time and the times of message ids (seen)
+local out = {}
+if ARGV[1] == 'load' then
+  for i, key in ipairs(KEYS) do
+    local row = redis.call('HMGET', key, 's', 'n')
+    out[2 * i - 1], out[2 * i] = row[1], row[2]
+  end
+else
+  out[1] = redis.call('HGET', KEYS[1], 'newest')
+  for i = 2, #KEYS do out[i] = redis.call('GET', KEYS[i]) end
+end
+return out
+"""
+_CHUNK = 1000  # keys per read script or SCAN step
 
 
 class _Url:
@@ -106,10 +120,10 @@ class _Url:
             raise StoreError(f"store {shown}: the database after the host must be a number, like /0")
         self.db = int(path or 0)
         options = {k: v[-1] for k, v in parse_qs(query).items()}
-        unknown = set(options) - {"prefix", "timeout"}
+        unknown = set(options) - {"prefix", "timeout", "wait"}
         if unknown:
             raise StoreError(
-                f"store {shown}: unknown option {sorted(unknown)[0]!r}; the options are prefix and timeout"
+                f"store {shown}: unknown option {sorted(unknown)[0]!r}; the options are prefix, timeout and wait"
             )
         self.prefix = options.get("prefix", "ppdsl")
         if not self.prefix or any(c in self.prefix for c in "{}*?[]\\"):
@@ -118,6 +132,9 @@ class _Url:
             self.timeout = float(options.get("timeout", "10"))
         except ValueError:
             raise StoreError(f"store {shown}: timeout must be a number of seconds") from None
+        self.wait = int(options.get("wait", "0")) if options.get("wait", "0").isdigit() else -1
+        if self.wait < 0:
+            raise StoreError(f"store {shown}: wait must be a number of replicas, like wait=1")
 
 
 class RedisStore:
@@ -132,6 +149,7 @@ class RedisStore:
         self.shown = masked(url)
         self.window = window
         parts = _Url(url)
+        self._wait, self._timeout = parts.wait, parts.timeout
         tag = "{" + parts.prefix + "}"
         self._meta, self._cursors = f"{tag}:meta".encode(), f"{tag}:cursors".encode()
         self._visitor, self._message = f"{tag}:v:".encode(), f"{tag}:m:".encode()
@@ -140,6 +158,7 @@ class RedisStore:
         try:
             self._client = _connect(parts)
             self._script = self._client.register_script(_COMMIT)
+            self._read = self._client.register_script(_READ)
             self._check_policy()
             self._open(readonly)
         except redis.RedisError as exc:
@@ -207,8 +226,8 @@ class RedisStore:
         found = {}
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            rows = self._pipelined([("HMGET", self._visitor + _key(i), "s", "n") for i in chunk])
-            for visitor_id, (state, version) in zip(chunk, rows, strict=True):
+            rows = self._run(self._read, [self._visitor + _key(i) for i in chunk], ["load"])
+            for visitor_id, state, version in zip(chunk, rows[::2], rows[1::2], strict=True):
                 if state is not None:
                     found[visitor_id] = (json.loads(state), int(version))
         return found
@@ -216,13 +235,12 @@ class RedisStore:
     def seen(self, message_ids: Collection[str]) -> set[str]:
         ids = list(message_ids)
         found: set[str] = set()
-        horizon = -math.inf
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            rows = self._pipelined([("HGET", self._meta, "newest"), *(("GET", self._message + _key(m)) for m in chunk)])
-            if rows[0] is not None:
-                horizon = float(rows[0]) - self.window
-            found.update(m for m, t in zip(chunk, rows[1:], strict=True) if t is not None and float(t) >= horizon)
+            keys = [self._meta, *(self._message + _key(m) for m in chunk)]
+            newest, *times = self._run(self._read, keys, ["seen"])
+            horizon = -math.inf if newest is None else float(newest) - self.window
+            found.update(m for m, t in zip(chunk, times, strict=True) if t is not None and float(t) >= horizon)
         return found
 
     def cursor(self, key: str) -> Any:
@@ -264,10 +282,10 @@ class RedisStore:
                 args += (_key(key), value)
         if time.monotonic() - self._policy_at >= self.policy_every:
             self._call(lambda c: self._check_policy())
-        outcome = self._call(
-            lambda c: self._script(keys=keys, args=args), written=" (nothing of this batch was written)"
-        )
+        outcome = self._run(self._script, keys, args, written=" (nothing of this batch was written)")
         if outcome == b"ok":
+            if self._wait:
+                self._replicated()
             return
         if outcome == b"conflict":
             raise Conflict("visitor or message id")
@@ -278,21 +296,33 @@ class RedisStore:
             "keys, so states may be lost; nothing of this batch was written; restore a backup"
         )
 
+    def _replicated(self) -> None:
+        """WAIT until `wait` replicas hold the commit; fewer is an error the sender retries on
+        (the commit stays on the master, and the retry finds its message ids there)."""
+        milliseconds = int(self._timeout * 500)  # half the time out: the answer must still arrive in time
+        if isinstance(self._client, RedisCluster):
+            node = self._client.get_node_from_key(self._meta)
+            acked = self._call(lambda c: c.execute_command("WAIT", self._wait, milliseconds, target_nodes=node))
+        else:
+            acked = self._call(lambda c: c.execute_command("WAIT", self._wait, milliseconds))
+        if int(acked) < self._wait:
+            raise StoreError(
+                f"store {self.shown}: only {int(acked)} of the {self._wait} replicas asked for (wait=) hold the "
+                "last commit: check the replicas; a failover now could lose it"
+            )
+
     # -- plumbing -------------------------------------------------------------
-    def _pipelined(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        def run(client: Any) -> list[Any]:
-            pipe = client.pipeline(transaction=False)
-            for command in commands:
-                pipe.execute_command(*command)
-            return list(pipe.execute())
+    def _run(self, script: Any, keys: list[bytes], args: list[Any], written: str = "") -> Any:
+        try:
+            return script(keys=keys, args=args)
+        except redis.RedisError as exc:
+            raise self._error(exc, written) from None
 
-        return self._call(run)
-
-    def _call(self, work: Any, written: str = "") -> Any:
+    def _call(self, work: Any) -> Any:
         try:
             return work(self._client)
         except redis.RedisError as exc:
-            raise self._error(exc, written) from None
+            raise self._error(exc) from None
 
     def _error(self, exc: Exception, written: str = "") -> StoreError:
         return StoreError(f"store {self.shown}: {_reason(exc)}{written}")

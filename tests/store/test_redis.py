@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -52,6 +53,7 @@ def test_a_wrong_password_or_port_is_one_line_at_open_without_the_password(start
         ("redis://127.0.0.1:6379/x", "database after the host"),
         ("redis://127.0.0.1:6379/?prefix=a{b}", "prefix must be"),
         ("redis://127.0.0.1:6379/?cluster=yes", "unknown option 'cluster'"),
+        ("redis://127.0.0.1:6379/?wait=all", "wait must be a number of replicas"),
     ],
 )
 def test_a_malformed_url_is_refused_before_connecting(bad, words):
@@ -224,4 +226,20 @@ def test_a_server_out_of_memory_writes_nothing_of_a_batch(start_redis):
             committed += 1
     assert "out of memory" in one_line(full)
     assert store.count() == committed and store.seen([f"m-{committed}"]) == set()
+    store.close()
+
+
+def test_wait_asks_replicas_to_hold_each_commit(start_redis):
+    master = start_redis()
+    replica = start_redis("--replicaof", "127.0.0.1", str(master.port))
+    for _ in range(500):
+        if "master_link_status:up" in replica.cli("INFO", "replication").stdout:
+            break
+        time.sleep(0.02)
+    store = open_store(f"redis://{master.address}/?wait=1&timeout=5")
+    store.commit(Change({"a": ({"x": 1}, 0)}))  # the replica acknowledged it
+    replica.stop()
+    with pytest.raises(StoreError) as alone:
+        store.commit(Change({"a": ({"x": 2}, 1)}))
+    assert "only 0 of the 1 replicas" in one_line(alone)
     store.close()
