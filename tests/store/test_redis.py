@@ -243,3 +243,34 @@ def test_wait_asks_replicas_to_hold_each_commit(start_redis):
         store.commit(Change({"a": ({"x": 2}, 1)}))
     assert "only 0 of the 1 replicas" in one_line(alone)
     store.close()
+
+
+def test_the_service_answers_503_while_redis_is_down_and_applies_nothing_twice(start_redis, tmp_path):
+    pytest.importorskip("starlette", reason="the serve extra is not installed")
+    import httpx
+
+    from serve.serving import Server
+
+    server = start_redis("--appendonly", "yes", "--appendfsync", "always")
+    store = f"redis://{server.address}/?timeout=2"
+    service = Server(LEAD, ["--store", store], tmp_path / "serve.log").start()
+    try:
+
+        def post(numbers: range) -> httpx.Response:
+            batch = [envelope(n, f"v-{n % 3}") for n in numbers]
+            return httpx.post(service.url + "/v1/track", json={"batch": batch}, timeout=30)
+
+        assert [r["status"] for r in post(range(5)).json()["results"]] == [APPLIED] * 5
+        server.stop()
+        down = post(range(5, 10))
+        assert down.status_code == 503 and down.headers["retry-after"] == "1"
+        server.start()
+        retried = post(range(10))  # the browser sends both batches again
+        assert retried.status_code == 200
+        assert [r["status"] for r in retried.json()["results"]] == [DUPLICATE] * 5 + [APPLIED] * 5
+    finally:
+        service.stop()
+    assert "store unavailable" in service.log() and server.address in service.log()
+    opened = open_store(store)
+    assert sum(event_count(s) for _, s in opened.visitors()) == 10
+    opened.close()
