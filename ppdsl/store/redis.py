@@ -177,17 +177,7 @@ class RedisStore:
                 raise StoreError(
                     f"no store at {self.shown}: replay events into it first (ppdsl replay FLOW EVENTS --store URL)"
                 )
-            if self._keys_left():
-                raise StoreError(
-                    f"store {self.shown}: its marker key {self._meta.decode()} is gone but its other keys are there: "
-                    "Redis evicted or someone deleted keys, so states may be lost; restore a backup"
-                )
-            evicted = int(self._info("stats").get("evicted_keys", 0) or 0)
-            if evicted:  # a store whose every key was evicted looks new: don't start it again from nothing
-                raise StoreError(
-                    f"store {self.shown}: no store here, but Redis evicted {evicted} keys since it started, which may "
-                    "have been this store's: restore a backup, or if the store is new, run CONFIG RESETSTAT first"
-                )
+            self._refuse_a_lost_store()
             client.hsetnx(self._meta, "schema", str(SCHEMA_VERSION))
             schema = client.hget(self._meta, "schema")
         if not schema.isdigit():
@@ -198,10 +188,20 @@ class RedisStore:
                 f"{SCHEMA_VERSION}): upgrade ppdsl (pip install -U ppdsl)"
             )
 
-    def _keys_left(self) -> bool:
-        for _ in self._client.scan_iter(match=self._visitor + b"*", count=_CHUNK):
-            return True
-        return False
+    def _refuse_a_lost_store(self) -> None:
+        """No marker key: a new store, unless its keys (or Redis's counters) say it was evicted."""
+        left = next(iter(self._client.scan_iter(match=self._visitor + b"*", count=_CHUNK)), None) is not None
+        evicted = int(self._info("stats").get("evicted_keys", 0) or 0)
+        if (left or evicted) and not self._client.exists(self._meta):  # not made by another process meanwhile
+            if left:
+                raise StoreError(
+                    f"store {self.shown}: its marker key {self._meta.decode()} is gone but its other keys are there: "
+                    "Redis evicted or someone deleted keys, so states may be lost; restore a backup"
+                )
+            raise StoreError(  # a store whose every key was evicted looks new: don't start it again from nothing
+                f"store {self.shown}: no store here, but Redis evicted {evicted} keys since it started, which may "
+                "have been this store's: restore a backup, or if the store is new, run CONFIG RESETSTAT first"
+            )
 
     def _check_policy(self) -> None:
         """Refuse a server that may evict our keys under memory pressure."""
