@@ -379,6 +379,8 @@ def _reason(exc: Exception) -> str:
         return f"can't reach Redis ({text}): check that it runs and that the URL's host and port are right"
     if isinstance(exc, redis.exceptions.OutOfMemoryError) or "maxmemory" in text:
         return "Redis is out of memory (maxmemory): give it more memory"
+    if text.startswith("NOREPLICAS"):
+        return "the master has fewer replicas in sync than its min-replicas-to-write: check the replicas"
     if isinstance(exc, redis.exceptions.ReadOnlyError):
         return "the server is a read-only replica: give the address of a master"
     if isinstance(exc, (redis.exceptions.ClusterError, redis.exceptions.TryAgainError)):

@@ -274,3 +274,14 @@ def test_the_service_answers_503_while_redis_is_down_and_applies_nothing_twice(s
     opened = open_store(store)
     assert sum(event_count(s) for _, s in opened.visitors()) == 10
     opened.close()
+
+
+def test_a_master_without_its_replicas_refuses_the_commit_whole(start_redis):
+    server = start_redis()
+    store = open_store(f"redis://{server.address}/")
+    server.cli("CONFIG", "SET", "min-replicas-to-write", "1")
+    with pytest.raises(StoreError) as refused:
+        store.commit(Change({"a": ({"x": 1}, 0)}, [("m-1", 1.0)], {"k": 1}, 1.0))
+    assert "min-replicas-to-write" in one_line(refused) and "nothing of this batch was written" in str(refused.value)
+    assert store.load(["a"]) == {} and store.seen(["m-1"]) == set() and store.cursor("k") is None
+    store.close()
