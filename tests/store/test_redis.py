@@ -285,3 +285,24 @@ def test_a_master_without_its_replicas_refuses_the_commit_whole(start_redis):
     assert "min-replicas-to-write" in one_line(refused) and "nothing of this batch was written" in str(refused.value)
     assert store.load(["a"]) == {} and store.seen(["m-1"]) == set() and store.cursor("k") is None
     store.close()
+
+
+def test_one_node_of_a_cluster_is_enough_to_find_the_cluster(redis_cluster, tmp_path, cli):
+    """Any single node's address opens the cluster (INFO says cluster_enabled), the
+    nodes that don't hold the store's slot too; `ppdsl visitors` reads it."""
+    prefix = url("redis_cluster", tmp_path).split("?")[1]
+    for node in redis_cluster:
+        store = open_store(f"redis://{node.address}/?{prefix}")
+        store.commit(Change({f"from-{node.port}": ({"n": 1}, 0)}))
+        store.close()
+    listed = cli("visitors", f"redis://{redis_cluster[0].address}/?{prefix}", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(json.loads(line)["visitor_id"] for line in listed.stdout.splitlines()) == sorted(
+        f"from-{node.port}" for node in redis_cluster
+    )
+
+
+def test_without_the_redis_extra_a_redis_url_names_the_extra():
+    code = "import sys; sys.modules['redis'] = None\nfrom ppdsl.store import open_store\nopen_store('redis://h:1/')"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "StoreError: redis:// stores need the redis extra: pip install 'ppdsl[redis]'" in result.stderr
