@@ -171,6 +171,11 @@ class RedisStore:
     # -- opening --------------------------------------------------------------
     def _open(self, readonly: bool) -> None:
         client = self._client
+        version = str(self._info("server").get("redis_version", "7"))
+        if int(version.split(".")[0]) < 7:
+            raise StoreError(
+                f"store {self.shown}: ppdsl needs Redis 7 or later (its scripts' flags); this is {version}"
+            )
         schema = client.hget(self._meta, "schema")
         if schema is None:
             if readonly:
