@@ -128,6 +128,8 @@ class PostgresStore:
             reason = f"no connection within {self.timeout:g} s (is the server up?)"
         else:
             reason = self._reason(exc)
+        if isinstance(exc, (psycopg.OperationalError, PoolTimeout)):
+            doing += "; try again when the server is back"
         return StoreError(f"PostgreSQL store {self.shown}: {reason}; {doing}")
 
     def _reason(self, exc: BaseException) -> str:
@@ -192,7 +194,7 @@ class PostgresStore:
             with self._connections() as conn:
                 return list(conn.execute(query, params).fetchall())
         except (psycopg.Error, PoolTimeout) as exc:
-            raise self._failed(exc, "try again when it is back") from None
+            raise self._failed(exc, "nothing was changed") from None
 
     def _rows(self, query: str, params: Optional[dict[str, Any]]) -> Iterator[Any]:
         try:
@@ -201,7 +203,7 @@ class PostgresStore:
                     rows.itersize = 2000
                     yield from rows.execute(query, params)
         except (psycopg.Error, PoolTimeout) as exc:
-            raise self._failed(exc, "try again when it is back") from None
+            raise self._failed(exc, "nothing was changed") from None
 
     # ------------------------------------------------------------ the commit
 
