@@ -52,7 +52,7 @@ class SqlFilter:
     # and the indexes (DDL for the `visitors` table) that would serve it
     prefilter: Optional[str] = None
     indexes: tuple[str, ...] = ()
-    dialect: Dialect = field(default_factory=lambda: SQLITE)
+    dialect: Dialect = field(default_factory=lambda: _sqlite())
 
     def query(self, columns: str = "id, state", table: str = "visitors") -> tuple[str, tuple[Any, ...]]:
         """A SELECT of `columns` and, last, the decision (1 or 2) of every row
@@ -263,6 +263,10 @@ class SQLite(Dialect):
 
 
 SQLITE = SQLite()
+
+
+def _sqlite() -> Dialect:
+    return SQLITE
 
 
 class PostgreSQL(Dialect):

@@ -186,10 +186,13 @@ class PostgresStore:
         """The rows of a read-only query over the store's tables, streamed: the
         filters of `ppdsl visitors` (ppdsl/build/filters.py). The n-th of
         `params` is bound to the placeholder %(pN)s, which may occur more than once."""
-        bound = {f"p{n}": value for n, value in enumerate(params, 1)}
-        return self._rows(query, bound or None)
+        return self._rows(query, _bind(params))
 
-    def _read(self, query: str, params: list[Any]) -> list[Any]:
+    def explain(self, query: str, params: Sequence[Any] = ()) -> list[str]:
+        """PostgreSQL's plan of a query given as to execute(): `ppdsl visitors --explain-plan`."""
+        return [row[0] for row in self._read("EXPLAIN " + query, _bind(params))]
+
+    def _read(self, query: str, params: Any) -> list[Any]:
         try:
             with self._connections() as conn:
                 return list(conn.execute(query, params).fetchall())
@@ -263,6 +266,11 @@ class PostgresStore:
         if self._pool is not None and self._pid == os.getpid():
             self._pool.close()
         self._pool = None
+
+
+def _bind(params: Sequence[Any]) -> Optional[dict[str, Any]]:
+    """Parameters by the names of the SQL dialect's placeholders: the n-th is pN."""
+    return {f"p{n}": value for n, value in enumerate(params, 1)} or None
 
 
 def encode(state: Any) -> tuple[Optional[str], Optional[str]]:

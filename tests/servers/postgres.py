@@ -6,7 +6,7 @@ clients, never the machine. Each process of the test run (an xdist worker)
 starts its own server at first use and stops it, by its pid, at the end.
 
     url = postgres_database()   # a fresh database on the shared server
-    server = PostgresServer(folder).start()   # a private one a test can stop
+    server = PostgresServer().start()   # a private one a test can stop; server.remove() at the end
 """
 
 from __future__ import annotations
@@ -46,17 +46,18 @@ def free_port() -> int:
 
 
 class PostgresServer:
-    """One PostgreSQL cluster in `folder`, stopped and started again as a test wants."""
+    """One PostgreSQL cluster in a folder of its own (pytest's tmp_path is
+    closed to the postgres user), stopped and started again as a test wants."""
 
-    def __init__(self, folder: Path):
+    def __init__(self) -> None:
         from conftest import need
 
         bindir = _bindir()
         need(bindir is not None, "PostgreSQL (apt-get install postgresql)")
         assert bindir is not None
         self.bindir = bindir
-        self.folder = folder
-        self.data = folder / "data"
+        self.folder = Path(tempfile.mkdtemp(prefix="ppdsl-pg-"))
+        self.data = self.folder / "data"
         self.port = free_port()
         self.process: Optional[subprocess.Popen] = None
         self.user: Optional[str] = None
@@ -129,6 +130,10 @@ class PostgresServer:
                 self.process.wait(10)
         self.process = None
 
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
     def url(self, database: str, password: str = PASSWORD, **options: Any) -> str:
         query = "&".join(f"{k}={v}" for k, v in options.items())
         return f"postgresql://{USER}:{password}@127.0.0.1:{self.port}/{database}" + (f"?{query}" if query else "")
@@ -154,8 +159,7 @@ _shared: dict[str, PostgresServer] = {}
 def postgres_server() -> PostgresServer:
     """This process's shared server, started at first use."""
     if "server" not in _shared:
-        folder = Path(tempfile.mkdtemp(prefix="ppdsl-pg-"))
-        _shared["server"] = PostgresServer(folder).start()
+        _shared["server"] = PostgresServer().start()
     return _shared["server"]
 
 
@@ -181,5 +185,4 @@ def postgres_url() -> str:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     server = _shared.pop("server", None)
     if server is not None:
-        server.stop()
-        shutil.rmtree(server.folder, ignore_errors=True)
+        server.remove()
