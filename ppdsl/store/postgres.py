@@ -59,9 +59,17 @@ _MIGRATIONS: list[list[str]] = [
 SCHEMA = len(_MIGRATIONS)
 """The schema this ppdsl writes; an older one is upgraded, a newer one refused."""
 
+_INSERT = """INSERT INTO visitors (id, state, raw, version)
+SELECT id, state::jsonb, raw, 1 FROM unnest(%b::text[], %b::text[], %b::text[]) AS new(id, state, raw) ORDER BY id"""
+_UPDATE = """UPDATE visitors SET state = new.state::jsonb, raw = new.raw, version = visitors.version + 1
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[]) AS new(id, state, raw, version)
+WHERE visitors.id = new.id AND visitors.version = new.version"""
+_SEEN = "INSERT INTO seen (id, time) SELECT * FROM unnest(%b::text[], %b::float8[]) AS new(id, time) ORDER BY id"
+
 # options of ppdsl's own in the URL's query string; every other one goes to libpq
 _OPTIONS = {"pool_size": 4, "timeout": 30}
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_MARKS = ("\\u0000", "\\ud", "e+", "-0.0")  # in the JSON text of every state JSONB can't hold exactly
 
 
 class PostgresStore:
@@ -165,11 +173,11 @@ class PostgresStore:
     # ------------------------------------------------------------ reads
 
     def load(self, visitor_ids: Collection[str]) -> dict[str, tuple[dict[str, Any], int]]:
-        rows = self._read("SELECT id, state, raw, version FROM visitors WHERE id = ANY(%s)", [list(visitor_ids)])
+        rows = self._read("SELECT id, state, raw, version FROM visitors WHERE id = ANY(%b)", [list(visitor_ids)])
         return {i: (json.loads(raw) if raw is not None else state, version) for i, state, raw, version in rows}
 
     def seen(self, message_ids: Collection[str]) -> set[str]:
-        return {row[0] for row in self._read("SELECT id FROM seen WHERE id = ANY(%s)", [list(message_ids)])}
+        return {row[0] for row in self._read("SELECT id FROM seen WHERE id = ANY(%b)", [list(message_ids)])}
 
     def cursor(self, key: str) -> Any:
         rows = self._read("SELECT value FROM cursors WHERE key = %s", [key])
@@ -211,29 +219,28 @@ class PostgresStore:
     # ------------------------------------------------------------ the commit
 
     def commit(self, change: Change) -> None:
-        new, updated = [], []
-        for visitor_id in sorted(change.states):  # one order for every writer: no deadlocks between them
+        new: tuple[list[Any], ...] = ([], [], [])
+        updated: tuple[list[Any], ...] = ([], [], [], [])
+        for visitor_id in sorted(change.states):  # one order for every writer: fewer deadlocks between them
             state, version = change.states[visitor_id]
             jsonb, raw = encode(state)
-            if version == 0:
-                new.append((visitor_id, jsonb, raw))
-            else:
-                updated.append((jsonb, raw, visitor_id, version))
-        try:
+            columns = new if version == 0 else updated
+            columns[0].append(visitor_id)
+            columns[1].append(jsonb)
+            columns[2].append(raw)
+            if version:
+                updated[3].append(version)
+        seen = sorted(change.seen)
+        try:  # a statement per table, its rows as binary arrays: the server does the work of a batch at once
             with self._connections() as conn, conn.transaction():
                 cur = conn.cursor()
-                if new:
-                    cur.executemany("INSERT INTO visitors (id, state, raw, version) VALUES (%s, %s::jsonb, %s, 1)", new)
-                if updated:
-                    cur.executemany(
-                        "UPDATE visitors SET state = %s::jsonb, raw = %s, version = version + 1 "
-                        "WHERE id = %s AND version = %s",
-                        updated,
-                    )
-                    if cur.rowcount != len(updated):
+                if new[0]:
+                    cur.execute(_INSERT, new)
+                if updated[0]:
+                    if cur.execute(_UPDATE, updated).rowcount != len(updated[0]):
                         raise Conflict("visitor")
-                if change.seen:
-                    cur.executemany("INSERT INTO seen (id, time) VALUES (%s, %s)", sorted(change.seen))
+                if seen:
+                    cur.execute(_SEEN, ([i for i, _ in seen], [float(t) for _, t in seen]))
                 self._cursors(cur, change)
                 self._move_window(cur, change.newest)
         except (errors.UniqueViolation, errors.SerializationFailure, errors.DeadlockDetected):
@@ -276,7 +283,9 @@ def _bind(params: Sequence[Any]) -> Optional[dict[str, Any]]:
 def encode(state: Any) -> tuple[Optional[str], Optional[str]]:
     """(JSONB text, None) for a state JSONB holds exactly, else (None, JSON text)."""
     text = dumps(state)
-    return (text, None) if _exact(state) else (None, text)
+    if any(mark in text for mark in _MARKS) and not _exact(state):
+        return None, text
+    return text, None
 
 
 def _exact(value: Any) -> bool:
