@@ -4,9 +4,9 @@ and the server stores of later versions."""
 
 from __future__ import annotations
 
-from .base import DEDUP_WINDOW, Change, Conflict, CursorMoved, Store, StoreError
+from .base import DEDUP_WINDOW, Change, Conflict, CursorMoved, Store, StoreError, masked
 
-__all__ = ["DEDUP_WINDOW", "Change", "Conflict", "CursorMoved", "Store", "StoreError", "open_store"]
+__all__ = ["DEDUP_WINDOW", "Change", "Conflict", "CursorMoved", "Store", "StoreError", "masked", "open_store"]
 
 
 def open_store(url: str, *, readonly: bool = False) -> Store:

@@ -23,6 +23,7 @@ once don't race. A pool is opened per process: a forked child (replay
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -30,7 +31,7 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .base import DEDUP_WINDOW, MOVED, Change, Conflict, CursorMoved, StoreError, dumps
+from .base import DEDUP_WINDOW, MOVED, Change, Conflict, CursorMoved, StoreError, dumps, masked
 
 try:
     import psycopg
@@ -38,6 +39,11 @@ try:
     from psycopg_pool import ConnectionPool, PoolTimeout
 except ImportError:  # pragma: no cover - the extra is in the test extra
     psycopg = None  # type: ignore[assignment]
+
+# the pool logs every failed reconnection over several lines; ppdsl reports the failures itself, in one
+_POOL_LOG = logging.getLogger("psycopg.pool")
+if _POOL_LOG.level == logging.NOTSET:
+    _POOL_LOG.setLevel(logging.ERROR)
 
 EXTRA = "postgresql:// stores need the postgres extra: pip install 'ppdsl[postgres]'"
 TABLES = ("meta", "visitors", "seen", "cursors")
@@ -78,12 +84,12 @@ class PostgresStore:
     def __init__(self, url: str, *, readonly: bool = False, window: float = DEDUP_WINDOW):
         if psycopg is None:
             raise StoreError(EXTRA)
-        self.url = url
-        self.shown = mask(url)
+        self.url = masked(url)  # what messages show; the password stays in _url
+        self._url = url
         self.window = window
         self.readonly = readonly
         self._pruned_at = -math.inf
-        self._conninfo, options = _split(url, self.shown)
+        self._conninfo, options = _split(url, self.url)
         self.pool_size, self.timeout = options["pool_size"], options["timeout"]
         self._pool: Optional[Any] = None
         self._pid = 0
@@ -91,9 +97,9 @@ class PostgresStore:
             with psycopg.connect(self._conninfo, **self._kwargs()) as conn:
                 self._prepare(conn)
         except psycopg.OperationalError as exc:
-            raise StoreError(f"can't connect to PostgreSQL store {self.shown}: {self._reason(exc)}") from None
+            raise StoreError(f"can't connect to PostgreSQL store {self.url}: {self._reason(exc)}") from None
         except psycopg.Error as exc:
-            raise StoreError(f"can't open PostgreSQL store {self.shown}: {self._reason(exc)}") from None
+            raise StoreError(f"can't open PostgreSQL store {self.url}: {self._reason(exc)}") from None
 
     # ------------------------------------------------------------ connections
 
@@ -138,33 +144,33 @@ class PostgresStore:
             reason = self._reason(exc)
         if isinstance(exc, (psycopg.OperationalError, PoolTimeout)):
             doing += "; try again when the server is back"
-        return StoreError(f"PostgreSQL store {self.shown}: {reason}; {doing}")
+        return StoreError(f"PostgreSQL store {self.url}: {reason}; {doing}")
 
     def _reason(self, exc: BaseException) -> str:
         text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
         text = text.removeprefix("connection failed: ")
-        password = urlsplit(self.url).password
+        password = urlsplit(self._url).password
         return text.replace(password, "***") if password else text
 
     # ------------------------------------------------------------ schema
 
     def _prepare(self, conn: Any) -> None:
-        version = _schema(conn, self.shown)
+        version = _schema(conn, self.url)
         if version == SCHEMA:
             return
         if version is not None and version > SCHEMA:
             raise StoreError(
-                f"PostgreSQL store {self.shown} was written by a newer ppdsl (store schema {version}, this ppdsl "
+                f"PostgreSQL store {self.url} was written by a newer ppdsl (store schema {version}, this ppdsl "
                 f"reads {SCHEMA}): upgrade ppdsl (pip install -U ppdsl)"
             )
         if self.readonly and version is None:
             raise StoreError(
-                f"no ppdsl store in PostgreSQL database {self.shown}: replay events into it first "
+                f"no ppdsl store in PostgreSQL database {self.url}: replay events into it first "
                 f"(ppdsl replay FLOW EVENTS --store URL)"
             )
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-            version = _schema(conn, self.shown)  # another process may have been first
+            version = _schema(conn, self.url)  # another process may have been first
             for step in _MIGRATIONS[version or 0 :]:
                 for statement in step:
                     conn.execute(statement)
@@ -252,7 +258,7 @@ class PostgresStore:
         for key, value in change.expect.items():
             row = cur.execute("SELECT value FROM cursors WHERE key = %s FOR UPDATE", (key,)).fetchone()
             if (json.loads(row[0]) if row else None) != value:
-                raise CursorMoved(f"store {self.shown}: {MOVED}")
+                raise CursorMoved(f"store {self.url}: {MOVED}")
         for key, value in change.cursors.items():
             text = json.dumps(value)
             if key in change.expect and change.expect[key] is None:  # a second writer fails on the key
@@ -300,17 +306,6 @@ def _exact(value: Any) -> bool:
     if t is list:
         return all(_exact(v) for v in value)
     return True
-
-
-def mask(url: str) -> str:
-    """The URL with its password (in the authority or the query string) shown as ***."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if parts.password is not None:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user.split(':', 1)[0]}:***@{host}"
-    query = [(k, "***" if k == "password" else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*/:"), parts.fragment))
 
 
 def _split(url: str, shown: str) -> tuple[str, dict[str, Any]]:

@@ -41,8 +41,9 @@ class PostgresTable:
 
         from ppdsl.store.postgres import PostgresStore
 
-        self.store = PostgresStore(postgres_database())
-        self.conn = psycopg.connect(self.store.url, autocommit=True)
+        url = postgres_database()
+        self.store = PostgresStore(url)
+        self.conn = psycopg.connect(url, autocommit=True)
 
     def fill(self, states: list[Any]) -> PostgresTable:
         from ppdsl.store.postgres import encode

@@ -25,8 +25,8 @@ from histories import LEAD, envelope, event_count, history, write
 from ppdsl.cli.app import main
 from ppdsl.engine.envelope import parse_envelope, visitor_keys
 from ppdsl.engine.processor import APPLIED, DUPLICATE, Processor
-from ppdsl.store import Change, StoreError, open_store
-from ppdsl.store.postgres import _MIGRATIONS, SCHEMA, PostgresStore, mask
+from ppdsl.store import Change, StoreError, masked, open_store
+from ppdsl.store.postgres import _MIGRATIONS, SCHEMA, PostgresStore
 from servers.postgres import PASSWORD, PostgresServer, postgres_database, postgres_server
 
 
@@ -86,9 +86,13 @@ def test_the_commands_say_so_at_start_up_with_the_password_masked(postgres_url, 
         assert reason in result.stderr and "not-the-password" not in result.stderr and PASSWORD not in result.stderr
 
 
-def test_urls_are_shown_with_the_password_masked():
-    assert mask("postgresql://u:p%40ss@h:5432/db?sslmode=require") == "postgresql://u:***@h:5432/db?sslmode=require"
-    assert mask("postgres://u@h/db?password=pw&pool_size=2") == "postgres://u@h/db?password=***&pool_size=2"
+def test_urls_are_shown_with_the_password_masked(postgres_url):
+    assert masked("postgresql://u:p%40ss@h:5432/db?sslmode=require") == "postgresql://u:***@h:5432/db?sslmode=require"
+    assert masked("postgres://u@h/db?password=pw&pool_size=2") == "postgres://u@h/db?password=***&pool_size=2"
+    assert masked("sqlite:///a:b@c.db") == "sqlite:///a:b@c.db" and masked("x:y@z.db") == "x:y@z.db"
+    store = open_store(postgres_url)
+    assert PASSWORD not in store.url and store.url == masked(postgres_url)
+    store.close()
 
 
 def test_ppdsl_options_in_the_url_are_checked(postgres_url):
