@@ -484,3 +484,16 @@ def test_wide_filters_push_down_and_deep_ones_fall_back() -> None:
     deep = compile_filter("not " * 40 + "count(2) > 1", now=NOW)
     assert deep.reason == "SQLite can't compile its SQL (parser stack overflow)"
     check_agrees(deep, CANONICAL + ODD)
+
+
+def test_the_index_named_for_postgresql_can_be_made_and_serves_the_filter() -> None:
+    f = compile_filter("count(2) > 15 and now - last_time(2) < 3d", now=NOW).on("postgresql")
+    assert f.sql is not None and len(f.sql.indexes) == 1 and "pushed down to PostgreSQL (JSONB)" in f.plan
+    table = filled(CANONICAL + ODD, "postgresql")
+    table.conn.execute(f.sql.indexes[0])
+    table.conn.execute("SET enable_seqscan = off")  # a table this small is scanned otherwise
+    query, params = f.sql.query()
+    bound = {f"p{n}": value for n, value in enumerate(params, 1)}
+    plan = "\n".join(row[0] for row in table.conn.execute("EXPLAIN " + query, bound))
+    assert "visitors_event_count_2" in plan
+    check_agrees(f, CANONICAL + ODD, "postgresql")
