@@ -163,7 +163,9 @@ class PostgresStore:
                 f"PostgreSQL store {self.url} was written by a newer ppdsl (store schema {version}, this ppdsl "
                 f"reads {SCHEMA}): upgrade ppdsl (pip install -U ppdsl)"
             )
-        if self.readonly and version is None:
+        if self.readonly and version is not None:
+            return  # an older schema reads as it is (every step only adds); a writer upgrades it
+        if self.readonly:
             raise StoreError(
                 f"no ppdsl store in PostgreSQL database {self.url}: replay events into it first "
                 f"(ppdsl replay FLOW EVENTS --store URL)"

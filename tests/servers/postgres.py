@@ -24,7 +24,6 @@ import uuid
 from pathlib import Path
 from typing import Any, Optional
 
-import psycopg
 import pytest
 
 PASSWORD = "secret-pw"
@@ -107,6 +106,8 @@ class PostgresServer:
             time.sleep(0.05)
 
     def _ready(self) -> bool:
+        import psycopg
+
         try:
             self.sql("SELECT 1")
             return True
@@ -115,6 +116,8 @@ class PostgresServer:
 
     def sql(self, statement: str, database: str = "postgres") -> list[Any]:
         """Run one statement over the server's socket, as the superuser; its rows."""
+        import psycopg  # the postgres extra, in the test extra: imported when a test needs a server
+
         with psycopg.connect(host=str(self.folder), port=self.port, user=USER, dbname=database, autocommit=True) as c:
             cur = c.execute(statement)
             return cur.fetchall() if cur.description else []

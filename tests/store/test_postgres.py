@@ -125,12 +125,15 @@ def test_processes_starting_at_once_make_the_schema_once():
     assert sql(url, "SELECT key, value FROM meta") == [("schema", str(SCHEMA))]
 
 
-def test_an_older_schema_is_upgraded_and_keeps_its_visitors():
+def test_an_older_schema_is_upgraded_by_a_writer_and_keeps_its_visitors():
     url = postgres_database()
     with psycopg.connect(url, autocommit=True) as conn:  # what the first ppdsl with this store made
         for statement in _MIGRATIONS[0]:
             conn.execute(statement)
         conn.execute("""INSERT INTO visitors VALUES ('v-1', '{"event_count_1": 3}', NULL, 4)""")
+    reader = open_store(url, readonly=True)  # ppdsl visitors reads it as it is
+    assert reader.count() == 1
+    reader.close()
     assert sql(url, "SELECT value FROM meta WHERE key = 'schema'") == [("1",)]
     store = PostgresStore(url)
     assert store.load(["v-1"]) == {"v-1": ({"event_count_1": 3}, 4)}
