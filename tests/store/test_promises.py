@@ -32,6 +32,7 @@ from ppdsl.engine.processor import APPLIED, DUPLICATE, REJECTED, Processor
 from ppdsl.store import DEDUP_WINDOW, Change, Conflict, Store
 from ppdsl.store.memory import MemoryStore
 from ppdsl.store.sqlite import SQLiteStore
+from servers.postgres import postgres_database
 
 Connector = Callable[[], Store]
 
@@ -57,9 +58,17 @@ def _sqlite(folder: Path, window: float) -> Connector:
     return lambda: SQLiteStore(str(folder / "visitors.db"), window=window)
 
 
+def _postgresql(folder: Path, window: float) -> Connector:
+    from ppdsl.store.postgres import PostgresStore
+
+    url = postgres_database(folder)
+    return lambda: PostgresStore(url, window=window)
+
+
 KINDS = [
     pytest.param(Kind("memory", _memory, None), id="memory"),
     pytest.param(Kind("sqlite", _sqlite, lambda folder: f"sqlite:///{folder / 'visitors.db'}"), id="sqlite"),
+    pytest.param(Kind("postgresql", _postgresql, postgres_database), id="postgresql"),
 ]
 
 
