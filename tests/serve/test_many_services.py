@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from serving import LEAD, Load, Server, envelope, serve_fixture  # noqa: F401 (the serve fixture)
-from servers.netns import Namespace, namespaces  # noqa: F401 (the namespaces fixture)
+from servers.netns import Namespace
 from servers.postgres import PostgresServer
 
 from ppdsl.store import open_store
