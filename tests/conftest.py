@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 # the browser tests' fixtures (tests/browser/harness.py), the store tests' servers (tests/servers/)
-pytest_plugins = ["browser.harness", "servers.redis"]
+pytest_plugins = ["browser.harness", "servers.netns", "servers.postgres", "servers.redis"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

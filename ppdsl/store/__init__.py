@@ -1,6 +1,6 @@
 """Visitor state behind one protocol (base.py): `memory:`, SQLite (the
-default: a bare path or sqlite:///PATH), Redis (redis:// and rediss://, one
-server or a cluster), and the server stores of later versions."""
+default: a bare path or sqlite:///PATH), PostgreSQL (postgresql://...) and
+Redis (redis:// and rediss://, one server or a cluster)."""
 
 from __future__ import annotations
 
@@ -22,10 +22,12 @@ def open_store(url: str, *, readonly: bool = False) -> Store:
         from .sqlite import SQLiteStore
 
         return SQLiteStore(url, readonly=readonly)
+    if scheme in ("postgresql", "postgres"):
+        from .postgres import PostgresStore
+
+        return PostgresStore(url, readonly=readonly)
     if scheme in ("redis", "rediss"):
         from .redis import RedisStore
 
         return RedisStore(url, readonly=readonly)
-    if scheme in ("postgresql", "postgres"):
-        raise StoreError(f"{scheme}:// stores are not in this version of ppdsl; use a file path (SQLite) or memory:")
     raise StoreError(f"unknown store URL {url!r}: give a file path, sqlite:///PATH or memory:")

@@ -33,6 +33,7 @@ from ppdsl.engine.processor import APPLIED, DUPLICATE, REJECTED, Processor
 from ppdsl.store import DEDUP_WINDOW, Change, Conflict, Store
 from ppdsl.store.memory import MemoryStore
 from ppdsl.store.sqlite import SQLiteStore
+from servers.postgres import postgres_database
 from servers import redis as redis_servers
 
 Connector = Callable[[], Store]
@@ -60,6 +61,13 @@ def _sqlite(folder: Path, window: float) -> Connector:
     return lambda: SQLiteStore(str(folder / "visitors.db"), window=window)
 
 
+def _postgresql(folder: Path, window: float) -> Connector:
+    from ppdsl.store.postgres import PostgresStore
+
+    url = postgres_database(folder)
+    return lambda: PostgresStore(url, window=window)
+
+
 def _redis(server: str) -> Kind:
     def url(folder: Path) -> str:
         return redis_servers.url(server, folder)
@@ -75,6 +83,7 @@ def _redis(server: str) -> Kind:
 KINDS = [
     pytest.param(Kind("memory", _memory, None), id="memory"),
     pytest.param(Kind("sqlite", _sqlite, lambda folder: f"sqlite:///{folder / 'visitors.db'}"), id="sqlite"),
+    pytest.param(Kind("postgresql", _postgresql, postgres_database), id="postgresql"),
     pytest.param(_redis("redis_server"), id="redis"),
     pytest.param(_redis("redis_cluster"), id="redis-cluster"),
 ]
