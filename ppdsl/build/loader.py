@@ -8,7 +8,7 @@ import os
 import re
 import types
 
-from . import cache
+from . import cache, lazy
 from .cache import Warnings
 
 
@@ -47,8 +47,8 @@ def generate_or_raise(source: str, filename: str) -> tuple[str, Warnings]:
 
 
 def module_from_code(code: str | cache.Code, filename: str) -> types.ModuleType:
-    """Execute a compiled module's code (text or code objects) as a module
-    named after the file (`ppdsl_flow_lead_routing`)."""
+    """Execute a compiled module's code (text, or pieces from the cache) as a
+    module named after the file (`ppdsl_flow_lead_routing`)."""
     if isinstance(code, str):
         name = f"<ppdsl {filename}>"
         import linecache  # only for source text; cached code objects point at their file
@@ -57,9 +57,15 @@ def module_from_code(code: str | cache.Code, filename: str) -> types.ModuleType:
         code = cache.compile_module(code, name)
     stem = os.path.splitext(os.path.basename(filename))[0]
     module = types.ModuleType("ppdsl_flow_" + re.sub(r"\W", "_", stem))
-    module.__file__ = code[0].co_filename
+    first = code[0]
+    assert isinstance(first, types.CodeType), "a module's code starts with its runtime"
+    path = module.__file__ = first.co_filename
+    namespace = module.__dict__
     for piece in code:
-        exec(piece, module.__dict__)
+        if isinstance(piece, types.CodeType):
+            exec(piece, namespace)
+        else:
+            namespace[piece[0]] = lazy.stand_in(namespace, piece, path)
     return module
 
 
