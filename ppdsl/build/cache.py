@@ -89,14 +89,11 @@ def _is_entry(entry: object) -> bool:
 
 
 def _is_deferred(piece: object) -> bool:
-    return (
-        type(piece) is tuple
-        and len(piece) == 3
-        and type(piece[0]) is str
-        and type(piece[1]) is int
-        and type(piece[2]) is str
-        and _DEFERRED.match(piece[2]) is not None
-    )
+    """(name, line, source) of one of the generated functions, named in its own `def`."""
+    if not (type(piece) is tuple and len(piece) == 3 and type(piece[1]) is int and type(piece[2]) is str):
+        return False
+    match = _DEFERRED.match("\n" + piece[2])
+    return match is not None and match.group(1) == piece[0]
 
 
 def store(base: str, code_text: str, warnings: Warnings = ()) -> Code:
@@ -114,7 +111,7 @@ def store(base: str, code_text: str, warnings: Warnings = ()) -> Code:
 
 
 LAZY_LINES = 20_000
-_DEFERRED = re.compile(r"^def _(?:flow|seg)_[0-9]+\(", re.M)
+_DEFERRED = re.compile(r"\ndef (_(?:flow|seg)_[0-9]+)\(")  # (searching with `^` and re.M is 7 times slower)
 _TOP_LEVEL = re.compile(r"\n(?=\S)")
 
 
@@ -134,7 +131,7 @@ def compile_module(text: str, path: str) -> Code:
     pieces: list[Piece] = []
     done, line = 0, 1  # how far the text is cut, and the line there
     for match in _DEFERRED.finditer(text):
-        start = match.start()
+        start = match.start() + 1
         if start < done:
             continue
         end = _TOP_LEVEL.search(text, start)
@@ -144,8 +141,7 @@ def compile_module(text: str, path: str) -> Code:
             pieces.append(compile("\n" * (line - 1) + eager, path, "exec"))
         line += eager.count("\n")
         source = text[start:stop]
-        name = source[4 : source.index("(")]
-        pieces.append((name, line, source))
+        pieces.append((match.group(1), line, source))
         done, line = stop, line + source.count("\n")
     pieces.append(compile("\n" * (line - 1) + text[done:], path, "exec"))
     return tuple(pieces)
