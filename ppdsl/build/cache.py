@@ -103,11 +103,20 @@ def store(base: str, code_text: str, warnings: Warnings = ()) -> Code:
     code = compile_module(code_text, path)
     try:
         os.makedirs(os.path.dirname(base), mode=0o700, exist_ok=True)
-        for suffix, data in ((".py", code_text.encode("utf-8")), (".bin", marshal.dumps((code, warnings)))):
-            write_bytes_atomically(base + suffix, data, mode=0o600)
+        write_bytes_atomically(path, code_text.encode("utf-8"), mode=0o600)
+    except OSError:
+        return code
+    replace(base, code, warnings)
+    return code
+
+
+def replace(base: str, code: Code, warnings: Warnings) -> None:
+    """Write the code of the entry at `base` (whose source is written):
+    its first version, or one with more of a big module's functions compiled."""
+    try:
+        write_bytes_atomically(base + ".bin", marshal.dumps((code, warnings)), mode=0o600)
     except OSError:
         pass
-    return code
 
 
 LAZY_LINES = 20_000
