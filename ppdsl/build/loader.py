@@ -89,14 +89,14 @@ def save_compiled(module: object) -> None:
     next load runs them as they are. For one-shot commands: `ppdsl run`
     saves what its event compiled. Two runs that save at once each write a
     whole entry; the functions only the other compiled compile again later."""
-    found = _ENTRIES.get(module)  # type: ignore[call-overload]
-    if found is None:
+    if not isinstance(module, types.ModuleType) or module not in _ENTRIES:
         return
+    found = _ENTRIES[module]
     base, code, warnings, waiting = found
     compiled = {i: p.code for i, p in waiting if p.code is not None}
     if compiled:
         code = tuple(compiled.get(i, piece) for i, piece in enumerate(code))
-        _ENTRIES[module] = (base, code, warnings, [(i, p) for i, p in waiting if p.code is None])  # type: ignore[index]
+        _ENTRIES[module] = (base, code, warnings, [(i, p) for i, p in waiting if p.code is None])
         cache.replace(base, code, warnings)
 
 
