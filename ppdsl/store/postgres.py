@@ -6,7 +6,7 @@ only if its version is still the one read (a compare-and-set, as SQLite's
 store does), and inserts new visitors and message ids under their primary
 keys, so a writer that lost a race gets Conflict and the engine redoes its
 batch. The states, message ids and cursors of a batch are one transaction
-(benchmarks/README.md, "PostgreSQL", has the figures that chose a version
+(benchmarks/README.md, "PostgreSQL store", has the figures that chose a version
 check over SELECT ... FOR UPDATE).
 
 States are JSONB, so `ppdsl visitors --where` runs inside the database
