@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 # the browser tests' fixtures (tests/browser/harness.py)
-pytest_plugins = ["browser.harness", "servers.postgres"]
+pytest_plugins = ["browser.harness", "servers.netns", "servers.postgres"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

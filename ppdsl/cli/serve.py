@@ -74,6 +74,14 @@ def rate_notation(text: Optional[str]) -> Optional[str]:
 )
 @click.option("--rate-limit", metavar="N/s", help="Requests per write key (or client address) per second; 429 past it.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True, help="uvicorn worker processes.")
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    metavar="ADDR",
+    help="A load balancer's address (or CIDR, or *) whose X-Forwarded-For names the client: "
+    "--rate-limit without a write key then counts browsers, not the balancer. Repeatable.  [default: 127.0.0.1]",
+)
 @click.option("--log-json", is_flag=True, help="Log one JSON line per request (and every message as JSON).")
 @click.option(
     "--reload/--no-reload", "watch", default=True, show_default=True, help="Reload the flow when its file changes."
@@ -90,6 +98,7 @@ def serve(
     admin_token: Optional[str],
     rate_limit: Optional[str],
     workers: int,
+    trusted_proxies: tuple[str, ...],
     log_json: bool,
     watch: bool,
 ) -> None:
@@ -104,6 +113,7 @@ def serve(
     Examples:
         ppdsl serve examples/lead_routing.ppflow
         ppdsl serve lead.ppflow --store visitors.db --write-key k1 --webhook https://crm.example/hook
+        ppdsl serve lead.ppflow --store postgresql://ppdsl@db/ppdsl --host 0.0.0.0 --trusted-proxy 10.0.0.0/8
     """
     from ..serve import missing_extra
 
@@ -145,6 +155,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
+            forwarded_allow_ips=",".join(trusted_proxies) or "127.0.0.1",
             access_log=False,  # --log-json writes one line per request; by default there is none
             timeout_keep_alive=5,
             limit_concurrency=2048,

@@ -116,6 +116,11 @@ class PostgresStore:
             kwargs["options"] = options
         if "application_name" not in given:
             kwargs["application_name"] = "ppdsl"
+        # a server cut off by the network never answers: the kernel gives up on unacknowledged data
+        # after tcp_user_timeout, and keepalives find a connection that went quiet, so a partition
+        # is a StoreError (503 from the service) after `timeout`, not a request that hangs for minutes
+        defaults = {"tcp_user_timeout": timeout_ms, "keepalives_idle": 10, "keepalives_interval": 2}
+        kwargs.update({key: value for key, value in defaults.items() if key not in given})
         return kwargs
 
     def _connections(self) -> Any:

@@ -10,7 +10,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -64,17 +66,21 @@ def free_port() -> int:
 class Server:
     """`ppdsl serve` in a subprocess; its log goes to a file."""
 
-    def __init__(self, flow: Path, args: list[str], log: Path):
+    def __init__(
+        self, flow: Path, args: list[str], log: Path, host: str | None = None, prefix: list[str] | None = None
+    ):
         self.flow, self.args, self.log_path = flow, args, log
+        self.host, self.prefix = host, prefix or []  # prefix: e.g. `ip netns exec NS`, to serve from another host
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host or '127.0.0.1'}:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Server:
         log = open(self.log_path, "ab")
         store = [] if "--store" in self.args else ["--store", "memory:"]
+        host = ["--host", self.host] if self.host else []
         self.proc = subprocess.Popen(
-            [*PPDSL, "serve", str(self.flow), "--port", str(self.port), *store, *self.args],
+            [*self.prefix, *PPDSL, "serve", str(self.flow), "--port", str(self.port), *store, *self.args, *host],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -120,3 +126,51 @@ def serve_fixture(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     yield start
     for server in servers:
         server.stop()
+
+
+class Load:
+    """A bounded load generator: `senders` threads post batches of envelopes
+    round-robin to the services at `urls`, each batch again and again (the
+    same message ids) until one answers 200, as the tracker does. Statuses
+    count the answers: "retry" for an error or a non-200 answer, by status code."""
+
+    def __init__(self, urls: list[str], batches: list[list[dict[str, Any]]], senders: int = 4, deadline: float = 180):
+        self.urls, self.batches, self.senders = urls, batches, senders
+        self.stop_at = time.monotonic() + deadline
+        self.acknowledged: list[int] = []
+        self.statuses: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._threads = [
+            threading.Thread(target=self._send, args=(range(k, len(batches), senders),), daemon=True)
+            for k in range(senders)
+        ]
+
+    def start(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def join(self) -> Load:
+        for thread in self._threads:
+            thread.join(max(0.0, self.stop_at - time.monotonic()) + 1)
+        return self
+
+    def _send(self, mine: range) -> None:
+        with httpx.Client(timeout=5) as client:
+            for attempt, n in enumerate(mine):
+                while time.monotonic() < self.stop_at:
+                    url = self.urls[(n + attempt) % len(self.urls)]
+                    attempt += 1
+                    try:
+                        answer = client.post(url + "/v1/track", json={"batch": self.batches[n]})
+                    except httpx.HTTPError:
+                        answer = None
+                    if answer is None or answer.status_code != 200:
+                        with self._lock:
+                            self.statuses[str(answer.status_code) if answer is not None else "unreachable"] += 1
+                        time.sleep(0.05)
+                        continue
+                    with self._lock:
+                        self.acknowledged.append(n)
+                        self.statuses.update(r["status"] for r in answer.json()["results"])
+                    break

@@ -123,3 +123,20 @@ def test_workers_share_the_store_and_add_up_their_metrics(serve, tmp_path):
     assert 'ppdsl_events_total{outcome="applied"} 10.0' in metrics
     state = httpx.get(server.url + "/v1/visitors/v", headers=ADMIN).json()["state"]
     assert state["event_count_1"] == 10
+
+
+def test_the_rate_limit_counts_forwarded_clients_only_behind_a_trusted_proxy(serve):
+    def answers(server) -> list[int]:
+        return [
+            httpx.post(
+                server.url + "/v1/track",
+                json={"batch": [envelope("v1", f"m-{client}")]},
+                headers={"X-Forwarded-For": f"203.0.113.{client}"},
+            ).status_code
+            for client in (1, 2)
+        ]
+
+    behind_loopback = serve(LEAD, "--rate-limit", "1/s")  # loopback is a trusted proxy by default
+    assert answers(behind_loopback) == [200, 200]  # two browsers behind it, one request each
+    elsewhere = serve(LEAD, "--rate-limit", "1/s", "--trusted-proxy", "10.0.0.0/8")
+    assert answers(elsewhere) == [200, 429]  # the header of an untrusted peer names nobody: one client

@@ -48,7 +48,7 @@ class PostgresServer:
     """One PostgreSQL cluster in a folder of its own (pytest's tmp_path is
     closed to the postgres user), stopped and started again as a test wants."""
 
-    def __init__(self) -> None:
+    def __init__(self, listen: str = "127.0.0.1") -> None:
         from conftest import need
 
         bindir = _bindir()
@@ -58,6 +58,7 @@ class PostgresServer:
         self.folder = Path(tempfile.mkdtemp(prefix="ppdsl-pg-"))
         self.data = self.folder / "data"
         self.port = free_port()
+        self.listen = listen  # listen_addresses: "*" for the network namespaces' links (tests/servers/netns.py)
         self.process: Optional[subprocess.Popen] = None
         self.user: Optional[str] = None
         if os.geteuid() == 0:
@@ -79,6 +80,8 @@ class PostgresServer:
             self.bindir / "initdb", "-D", self.data, "-U", USER, "--pwfile", pwfile, "-E", "UTF8", "--locale=C.UTF-8",
             "--auth-host=scram-sha-256", "--auth-local=trust", "--no-sync",
         )  # fmt: skip
+        with open(self.data / "pg_hba.conf", "a") as hba:  # the links of tests/servers/netns.py
+            hba.write("host all all 100.64.0.0/10 scram-sha-256\n")
         return self
 
     def start(self) -> PostgresServer:
@@ -86,7 +89,7 @@ class PostgresServer:
             self.init()
         args = [
             self.bindir / "postgres", "-D", self.data, "-p", self.port, "-k", self.folder,
-            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off",
+            "-c", f"listen_addresses={self.listen}", "-c", "fsync=off", "-c", "full_page_writes=off",
             "-c", "max_connections=300", "-c", "shared_buffers=32MB",
         ]  # fmt: skip
         log = open(self.folder / "postgres.log", "ab")  # noqa: SIM115 - the server writes it while it runs
@@ -137,15 +140,15 @@ class PostgresServer:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def url(self, database: str, password: str = PASSWORD, **options: Any) -> str:
+    def url(self, database: str, password: str = PASSWORD, host: str = "127.0.0.1", **options: Any) -> str:
         query = "&".join(f"{k}={v}" for k, v in options.items())
-        return f"postgresql://{USER}:{password}@127.0.0.1:{self.port}/{database}" + (f"?{query}" if query else "")
+        return f"postgresql://{USER}:{password}@{host}:{self.port}/{database}" + (f"?{query}" if query else "")
 
-    def database(self, name: Optional[str] = None) -> str:
-        """A new, empty database; its URL."""
+    def database(self, name: Optional[str] = None, **url: Any) -> str:
+        """A new, empty database; its URL (url(): host, options)."""
         name = name or f"t_{uuid.uuid4().hex[:16]}"
         self.sql(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8'")
-        return self.url(name)
+        return self.url(name, **url)
 
 
 def _has_user(name: str) -> bool:
