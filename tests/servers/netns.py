@@ -40,7 +40,8 @@ class Namespace:
     def __init__(self, links: int = 1):
         global _made
         _made += 1
-        number = (os.getpid() % 100_000) * 16 + _made % 16
+        # every block stays inside 100.64.0.0/10 (2**22 addresses, 16 a namespace), whatever the pid
+        number = (os.getpid() % 16_384) * 16 + _made % 16
         self.name = f"ppdsl-{number}"
         self.links: list[Link] = []
         _ip("netns", "add", self.name)
