@@ -6,7 +6,7 @@ only if its version is still the one read (a compare-and-set, as SQLite's
 store does), and inserts new visitors and message ids under their primary
 keys, so a writer that lost a race gets Conflict and the engine redoes its
 batch. The states, message ids and cursors of a batch are one transaction
-(benchmarks/README.md, "PostgreSQL", has the figures that chose a version
+(benchmarks/README.md, "PostgreSQL store", has the figures that chose a version
 check over SELECT ... FOR UPDATE).
 
 States are JSONB, so `ppdsl visitors --where` runs inside the database
@@ -65,12 +65,14 @@ _MIGRATIONS: list[list[str]] = [
 SCHEMA = len(_MIGRATIONS)
 """The schema this ppdsl writes; an older one is upgraded, a newer one refused."""
 
-_INSERT = """INSERT INTO visitors (id, state, raw, version)
-SELECT id, state::jsonb, raw, 1 FROM unnest(%b::text[], %b::text[], %b::text[]) AS new(id, state, raw) ORDER BY id"""
-_UPDATE = """UPDATE visitors SET state = new.state::jsonb, raw = new.raw, version = visitors.version + 1
+# the parts of a commit's one statement (data-modifying WITH queries); rows come as binary arrays
+_INSERT = """new_rows AS (INSERT INTO visitors (id, state, raw, version)
+SELECT id, state::jsonb, raw, 1 FROM unnest(%b::text[], %b::text[], %b::text[]) AS new(id, state, raw) ORDER BY id)"""
+_UPDATE = """updated AS (UPDATE visitors SET state = new.state::jsonb, raw = new.raw, version = visitors.version + 1
 FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[]) AS new(id, state, raw, version)
-WHERE visitors.id = new.id AND visitors.version = new.version"""
-_SEEN = "INSERT INTO seen (id, time) SELECT * FROM unnest(%b::text[], %b::float8[]) AS new(id, time) ORDER BY id"
+WHERE visitors.id = new.id AND visitors.version = new.version RETURNING 1)"""
+_SEEN = """seen_rows AS (INSERT INTO seen (id, time)
+SELECT * FROM unnest(%b::text[], %b::float8[]) AS new(id, time) ORDER BY id)"""
 
 # options of ppdsl's own in the URL's query string; every other one goes to libpq
 _OPTIONS = {"pool_size": 4, "timeout": 30}
@@ -244,16 +246,25 @@ class PostgresStore:
             if version:
                 updated[3].append(version)
         seen = sorted(change.seen)
-        try:  # a statement per table, its rows as binary arrays: the server does the work of a batch at once
+        parts: list[str] = []
+        params: list[Any] = []
+        if new[0]:
+            parts.append(_INSERT)
+            params += new
+        if updated[0]:
+            parts.append(_UPDATE)
+            params += updated
+        if seen:
+            parts.append(_SEEN)
+            params += [[i for i, _ in seen], [float(t) for _, t in seen]]
+        # one statement writes the batch (its parts run to completion, whatever the SELECT reads),
+        # and gives how many visitors kept the version that was read
+        query = f"WITH {', '.join(parts)} SELECT {'(SELECT count(*) FROM updated)' if updated[0] else 0}"
+        try:
             with self._connections() as conn, conn.transaction():
                 cur = conn.cursor()
-                if new[0]:
-                    cur.execute(_INSERT, new)
-                if updated[0]:
-                    if cur.execute(_UPDATE, updated).rowcount != len(updated[0]):
-                        raise Conflict("visitor")
-                if seen:
-                    cur.execute(_SEEN, ([i for i, _ in seen], [float(t) for _, t in seen]))
+                if parts and cur.execute(query, params).fetchone()[0] != len(updated[0]):
+                    raise Conflict("visitor")
                 self._cursors(cur, change)
                 self._move_window(cur, change.newest)
         except (errors.UniqueViolation, errors.SerializationFailure, errors.DeadlockDetected):
