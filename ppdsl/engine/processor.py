@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 APPLIED, DUPLICATE, REJECTED = "applied", "duplicate", "rejected"
 _ATTEMPTS = 100  # a batch redone this often means writers fight over the same visitors without end
+_FRESH = 100  # after a conflict, this many batches read their visitors afresh instead of trusting the cache
 
 
 class Outcome:
@@ -47,6 +48,7 @@ class Processor:
         self.store = store
         self.effects = effects
         self.cache: dict[str, tuple[dict[str, Any], int]] = {}
+        self._fresh = 0  # > 0: other writers share these visitors (a recent conflict); read before computing
 
     def process(
         self,
@@ -59,6 +61,9 @@ class Processor:
         the batch's actions out there), and `expect` the values they must still
         have (Change.expect). Raises StoreError."""
         for _ in range(_ATTEMPTS):
+            if self._fresh:
+                for envelope in batch:
+                    self.cache.pop(envelope.visitor_id, None)
             collecting = gc.isenabled()
             gc.disable()  # a batch makes tens of thousands of dicts that live until it ends: scanning them
             try:  # again and again cost a third of a replay's time; they hold no cycles
@@ -71,10 +76,10 @@ class Processor:
             change.expect = expect or {}
             try:
                 self.store.commit(change)
-            except Conflict:
-                for envelope in batch:  # read them again: another writer was there
-                    self.cache.pop(envelope.visitor_id, None)
+            except Conflict:  # another writer was there: read the batch's visitors again, and the next batches'
+                self._fresh = _FRESH
                 continue
+            self._fresh = max(0, self._fresh - 1)
             cache = self.cache
             for visitor_id, (state, version) in change.states.items():
                 cache[visitor_id] = (state, version + 1)

@@ -236,6 +236,33 @@ def test_a_writer_with_a_stale_cache_redoes_its_batch(rules, connect):
     assert event_count(state(connect(), "v-1")) == 4
 
 
+class Counting:
+    """A store that counts the commits tried through it (and passes everything on)."""
+
+    def __init__(self, store: Store):
+        self.store, self.commits = store, 0
+
+    def commit(self, change: Change) -> None:
+        self.commits += 1
+        self.store.commit(change)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def test_after_a_conflict_a_writer_reads_its_visitors_afresh_instead_of_redoing_each_batch(rules, connect):
+    first, second = Counting(connect()), connect()
+    writer, other = Processor(rules, first), Processor(rules, second)  # type: ignore[arg-type]
+    run(writer, envelope(1, "v-1"))
+    run(other, envelope(2, "v-1"))
+    run(writer, envelope(3, "v-1"))  # its cache was stale: a conflict, then the batch again
+    assert first.commits == 3
+    run(other, envelope(4, "v-1"))
+    run(writer, envelope(5, "v-1"))  # it has seen another writer lately: it reads v-1 first, no conflict
+    assert first.commits == 4
+    assert event_count(state(connect(), "v-1")) == 5
+
+
 def _write_all(connect: Connector, rules: Any, envelopes: list[dict], start: Any) -> None:
     """One writer: its share of the events in batches of three, on its own connection."""
     store = connect()
