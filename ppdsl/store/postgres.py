@@ -261,7 +261,7 @@ class PostgresStore:
         # and gives how many visitors kept the version that was read
         query = f"WITH {', '.join(parts)} SELECT {'(SELECT count(*) FROM updated)' if updated[0] else 0}"
         try:
-            with self._connections() as conn, conn.transaction():
+            with self._connections() as conn, conn.pipeline(), conn.transaction():  # BEGIN goes with the statement
                 cur = conn.cursor()
                 if parts and cur.execute(query, params).fetchone()[0] != len(updated[0]):
                     raise Conflict("visitor")
