@@ -1,0 +1,249 @@
+"""Replay on Spark (ppdsl/engine/spark.py) gives exactly what local replay
+gives: the same final states, the same actions in the same order, the same
+summary. Histories with duplicate message ids (within a visitor and across
+visitors and files), rejected events, bad lines, lines without a message_id,
+plain and gzip files, in both orders; on local[2] in this process (one Spark
+context for the module), and through `ppdsl replay` on a standalone cluster
+of two workers (tests/servers/spark.py). The errors a user can meet come out
+as one line, without a traceback."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ppdsl
+from conftest import need
+from histories import LEAD, T0, envelope, history, lines, stored_visitors, write
+from ppdsl.build.loader import generate_or_raise, read_source
+from ppdsl.engine.replay import StrictStop, replay
+from ppdsl.store import StoreError, open_store
+from servers.spark import free_port, spark_env
+
+pytest.importorskip("pyspark")
+from ppdsl.engine import spark as engine  # noqa: E402
+
+DAY = 86400
+
+
+@pytest.fixture(scope="module")
+def rules() -> Any:
+    return ppdsl.load(LEAD)
+
+
+@pytest.fixture(scope="module")
+def source() -> str:
+    return generate_or_raise(read_source(LEAD), str(LEAD))[0]
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One local[2] Spark context for the module (a JVM takes seconds to start)."""
+    need(shutil.which("java") is not None or bool(os.environ.get("JAVA_HOME")), "Java (for Spark)")
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    context = engine.start("local[2]", log=str(tmp_path_factory.mktemp("spark") / "spark.log"))
+    yield context
+    context.stop()
+
+
+def untidy(tmp_path: Path) -> list[str]:
+    """Three files of one history: retried lines (the same message id again),
+    a message id reused by another visitor in another file, an id whose first
+    line is rejected and whose retry is not, lines without a message_id, bad
+    lines, visitor properties, and events out of time order."""
+    first = history(300, visitors=12, seed=4)
+    first += first[40:55]  # retries at the end of the file
+    first.insert(100, envelope(1000, "v-3", name="nope"))  # rejected: m-1000 is not taken ...
+    first.append(envelope(1000, "v-4", name="signup", t=T0 + 5))  # ... so its retry is applied, back in time
+    first.append({**envelope(1001, "v-5", t=T0 + 2), "visitor": {"user_fullname": "Li Lei"}})
+    second = history(120, visitors=12, seed=5)[60:]  # m-60 .. m-119 again, mostly for other visitors
+    second.append(envelope(1002, "v-6", message_id=False, t=T0 - 50))
+    raw = lines(first).splitlines(keepends=True)
+    raw.insert(7, b"{not json\n")
+    raw.insert(20, b'{"track_event": {"event_name": "click"}}\n')  # no visitor_id
+    return [
+        str(write(tmp_path / "a.jsonl", b"".join(raw))),
+        str(write(tmp_path / "b.jsonl.gz", second)),
+        str(write(tmp_path / "c.jsonl", history(40, visitors=5, seed=6, without_ids=2))),
+    ]
+
+
+def local(rules: Any, paths: list[str], tmp_path: Path, order: str, batch: int = 10_000) -> tuple[Any, dict, list]:
+    """Local replay's summary, states and --actions lines."""
+    store = open_store("memory:")
+    out = tmp_path / f"local-{order}.jsonl"
+    summary = replay(rules, lambda: store, paths, order=order, actions=str(out), batch=batch)
+    actions = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    return summary, dict(store.visitors()), actions
+
+
+def parquet(spark: Any, output: Path, order: str) -> tuple[dict, list]:
+    """The states and the actions (in replay order) of a Spark replay's Parquet files."""
+    from pyspark.sql import SparkSession
+
+    session = SparkSession(spark)
+    states = {r.visitor_id: json.loads(r.state) for r in session.read.parquet(str(output / "states.parquet")).collect()}
+    rows = session.read.parquet(str(output / "actions.parquet")).collect()
+
+    def key(r: Any) -> tuple:
+        place = (r.source_index, r.source_line, r.position)
+        return (math.inf if r.event_time is None else r.event_time, *place) if order == "time" else place
+
+    actions = [
+        {**json.loads(r.action), "visitor_id": r.visitor_id, "message_id": r.message_id, "time": r.time}
+        for r in sorted(rows, key=key)
+    ]
+    return states, actions
+
+
+def without_time(summary: Any) -> dict:
+    return {k: v for k, v in summary.as_json().items() if k not in ("seconds", "events_per_second")}
+
+
+@pytest.mark.parametrize("order", ["arrival", "time"])
+def test_spark_gives_the_states_actions_and_summary_of_local_replay(rules, source, spark, tmp_path, order):
+    paths = untidy(tmp_path)
+    expected, states, actions = local(rules, paths, tmp_path, order)
+    result = engine.run(spark, source, str(LEAD), paths, str(tmp_path / "out"), order=order)
+    # by time, the retry of the rejected m-1000 comes first: it is applied, the rejected line a duplicate
+    assert expected.duplicate >= 60 and expected.rejected == {"arrival": 3, "time": 2}[order] and len(actions) > 50
+    assert without_time(result.summary) == without_time(expected)
+    assert parquet(spark, tmp_path / "out", order) == (states, actions)
+    assert (result.states, result.actions) == (len(states), len(actions))
+
+
+@pytest.mark.parametrize("order", ["arrival", "time"])
+def test_an_id_is_forgotten_a_window_later_as_local_replay_forgets_it(rules, source, spark, tmp_path, order):
+    """Over three weeks, with small batches: ids come again a day, eight days and
+    ten days later, so some are remembered and some forgotten."""
+    days = [envelope(n, f"v-{n % 7}", t=T0 + n * DAY / 4, name="click") for n in range(84)]
+    again = [envelope(n, f"v-{n % 5}", t=T0 + (n + gap) * DAY / 4) for n in range(0, 40, 3) for gap in (4, 32, 40)]
+    paths = [str(write(tmp_path / "a.jsonl", days)), str(write(tmp_path / "b.jsonl", again))]
+    expected, states, actions = local(rules, paths, tmp_path, order, batch=5)
+    result = engine.run(spark, source, str(LEAD), paths, str(tmp_path / "out"), order=order, batch=5)
+    assert 0 < expected.duplicate < len(again)
+    assert without_time(result.summary) == without_time(expected)
+    assert parquet(spark, tmp_path / "out", order) == (states, actions)
+
+
+def test_into_a_store_the_states_are_those_of_a_local_replay_and_a_local_replay_then_skips(
+    rules, source, spark, tmp_path
+):
+    paths = untidy(tmp_path)
+    engine.run(spark, source, str(LEAD), paths, str(tmp_path / "out"), store=lambda: open_store(str(tmp_path / "s.db")))
+    replay(rules, lambda: open_store(str(tmp_path / "l.db")), paths)
+    assert stored_visitors(tmp_path / "s.db") == stored_visitors(tmp_path / "l.db")
+    again = replay(rules, lambda: open_store(str(tmp_path / "s.db")), paths).as_json()["events"]
+    assert again["applied"] == 0 and again["already_replayed"] > 0
+    with pytest.raises(StoreError, match="already holds visitor"):
+        engine.run(
+            spark, source, str(LEAD), paths, str(tmp_path / "o2"), store=lambda: open_store(str(tmp_path / "s.db"))
+        )
+
+
+def test_strict_stops_at_the_first_bad_line(source, spark, tmp_path):
+    path = write(tmp_path / "h.jsonl", [envelope(1, "v-1"), envelope(2, "v-2", name="nope")])
+    with pytest.raises(StrictStop, match=rf"^{path}:2: .*nope"):
+        engine.run(spark, source, str(LEAD), [str(path)], str(tmp_path / "out"), strict=True)
+
+
+# ------------------------------------------------------------ on a standalone cluster, through the command
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("order", ["arrival", "time"])
+def test_the_command_on_a_standalone_cluster_gives_what_local_replay_gives(
+    rules, spark, spark_cluster, cli_env, tmp_path, order
+):
+    paths = untidy(tmp_path)
+    expected, states, actions = local(rules, paths, tmp_path, order)
+    done = cli_env(
+        "replay", LEAD, *paths, "--engine", "spark", "--master", spark_cluster.url, "--order", order,
+        "--output", tmp_path / "out", "--json", "--progress",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["events"] == expected.as_json()["events"] and report["output"]["states"] == len(states)
+    assert parquet(spark, tmp_path / "out", order) == (states, actions)
+    assert "spark: starting Spark on " + spark_cluster.url in done.stderr
+    assert "Traceback" not in done.stderr and "WARN" not in done.stderr
+
+
+# ----------------------------------------------------------------------------------- errors
+
+
+@pytest.fixture
+def cli_env():
+    """The `ppdsl` command with the cluster's environment (loopback, this Python on the executors)."""
+    import subprocess
+
+    from conftest import ppdsl_command
+
+    def run(*args: object, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*ppdsl_command(), *map(str, args)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**spark_env(), "PYTHONIOENCODING": "utf-8", **(env or {})},
+        )
+
+    return run
+
+
+def one_line_error(done: Any, code: int = 2) -> str:
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr and "at org." not in done.stderr
+    (line,) = [x for x in done.stderr.splitlines() if x.startswith("error:")]
+    return line
+
+
+def test_a_missing_extra_is_named(cli_env, tmp_path):
+    shadow = tmp_path / "shadow" / "pyspark"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('no pyspark here')\n")
+    events = write(tmp_path / "h.jsonl", [envelope(1, "v-1")])
+    done = cli_env(
+        "replay", LEAD, events, "--engine", "spark", "--output", tmp_path / "o", env={"PYTHONPATH": str(shadow.parent)}
+    )
+    assert one_line_error(done) == "error: --engine spark needs the spark extra: pip install 'ppdsl[spark]'"
+
+
+def test_missing_java_is_a_clear_error(cli_env, tmp_path):
+    events = write(tmp_path / "h.jsonl", [envelope(1, "v-1")])
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    env = {"PATH": str(bare), "JAVA_HOME": ""}
+    done = cli_env("replay", LEAD, events, "--engine", "spark", "--output", tmp_path / "o", env=env)
+    assert "needs Java 17" in one_line_error(done)
+
+
+@pytest.mark.parametrize(
+    ("master", "says"),
+    [("nonsense", "is not a Spark master URL"), ("spark://127.0.0.1:{port}", "no Spark master answers")],
+)
+def test_a_bad_master_url_is_a_clear_error(cli_env, tmp_path, master, says):
+    events = write(tmp_path / "h.jsonl", [envelope(1, "v-1")])
+    url = master.format(port=free_port())
+    done = cli_env("replay", LEAD, events, "--engine", "spark", "--master", url, "--output", tmp_path / "o")
+    assert says in one_line_error(done)
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--engine", "spark"], "give --output DIR"),
+        (["--master", "local[2]"], "go with --engine spark"),
+        (["--engine", "spark", "--output", "o", "--jobs", "2"], "leave out --actions, --jobs and --diff"),
+    ],
+)
+def test_spark_options_are_checked_before_anything_starts(cli_env, tmp_path, args, says):
+    events = write(tmp_path / "h.jsonl", [envelope(1, "v-1")])
+    done = cli_env("replay", LEAD, events, *args)
+    assert done.returncode == 2 and says in done.stderr
