@@ -133,8 +133,8 @@ def start(master: Optional[str], *, log: Optional[str] = None, say: Callable[[st
         check_master(chosen)
     conf.setMaster(chosen).setAppName("ppdsl replay")
     conf.set("spark.ui.showConsoleProgress", "false").set("spark.ui.enabled", "false")
-    if not os.environ.get("PYSPARK_PYTHON") and not conf.contains("spark.pyspark.python"):
-        conf.set("spark.pyspark.python", _python())
+    if not os.environ.get("PYSPARK_PYTHON"):  # what pyspark gives the executors: this Python, which has ppdsl
+        os.environ["PYSPARK_PYTHON"] = conf.get("spark.pyspark.python", None) or _python()
     say(f"starting Spark on {chosen}")
     try:
         context = pyspark.SparkContext(conf=conf)

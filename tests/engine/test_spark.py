@@ -3,28 +3,25 @@ gives: the same final states, the same actions in the same order, the same
 summary. Histories with duplicate message ids (within a visitor and across
 visitors and files), rejected events, bad lines, lines without a message_id,
 plain and gzip files, in both orders; on local[2] in this process (one Spark
-context for the module), and through `ppdsl replay` on a standalone cluster
-of two workers (tests/servers/spark.py). The errors a user can meet come out
-as one line, without a traceback."""
+context for the module), and once through `ppdsl replay` itself. The errors a
+user can meet come out as one line, without a traceback. The standalone
+cluster is in test_spark_cluster.py."""
 
 from __future__ import annotations
 
 import json
-import math
-import os
-import shutil
-from pathlib import Path
+import subprocess
 from typing import Any
 
 import pytest
 
 import ppdsl
-from conftest import need
-from histories import LEAD, T0, envelope, history, lines, stored_visitors, write
-from ppdsl.build.loader import generate_or_raise, read_source
+from conftest import ppdsl_command
+from histories import LEAD, T0, envelope, stored_visitors, write
 from ppdsl.engine.replay import StrictStop, replay
 from ppdsl.store import StoreError, open_store
 from servers.spark import free_port, spark_env
+from sparking import lead_source, local, parquet, spark_context, untidy, without_time
 
 pytest.importorskip("pyspark")
 from ppdsl.engine import spark as engine  # noqa: E402
@@ -39,71 +36,12 @@ def rules() -> Any:
 
 @pytest.fixture(scope="module")
 def source() -> str:
-    return generate_or_raise(read_source(LEAD), str(LEAD))[0]
+    return lead_source()
 
 
 @pytest.fixture(scope="module")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """One local[2] Spark context for the module (a JVM takes seconds to start)."""
-    need(shutil.which("java") is not None or bool(os.environ.get("JAVA_HOME")), "Java (for Spark)")
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    context = engine.start("local[2]", log=str(tmp_path_factory.mktemp("spark") / "spark.log"))
-    yield context
-    context.stop()
-
-
-def untidy(tmp_path: Path) -> list[str]:
-    """Three files of one history: retried lines (the same message id again),
-    a message id reused by another visitor in another file, an id whose first
-    line is rejected and whose retry is not, lines without a message_id, bad
-    lines, visitor properties, and events out of time order."""
-    first = history(300, visitors=12, seed=4)
-    first += first[40:55]  # retries at the end of the file
-    first.insert(100, envelope(1000, "v-3", name="nope"))  # rejected: m-1000 is not taken ...
-    first.append(envelope(1000, "v-4", name="signup", t=T0 + 5))  # ... so its retry is applied, back in time
-    first.append({**envelope(1001, "v-5", t=T0 + 2), "visitor": {"user_fullname": "Li Lei"}})
-    second = history(120, visitors=12, seed=5)[60:]  # m-60 .. m-119 again, mostly for other visitors
-    second.append(envelope(1002, "v-6", message_id=False, t=T0 - 50))
-    raw = lines(first).splitlines(keepends=True)
-    raw.insert(7, b"{not json\n")
-    raw.insert(20, b'{"track_event": {"event_name": "click"}}\n')  # no visitor_id
-    return [
-        str(write(tmp_path / "a.jsonl", b"".join(raw))),
-        str(write(tmp_path / "b.jsonl.gz", second)),
-        str(write(tmp_path / "c.jsonl", history(40, visitors=5, seed=6, without_ids=2))),
-    ]
-
-
-def local(rules: Any, paths: list[str], tmp_path: Path, order: str, batch: int = 10_000) -> tuple[Any, dict, list]:
-    """Local replay's summary, states and --actions lines."""
-    store = open_store("memory:")
-    out = tmp_path / f"local-{order}.jsonl"
-    summary = replay(rules, lambda: store, paths, order=order, actions=str(out), batch=batch)
-    actions = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    return summary, dict(store.visitors()), actions
-
-
-def parquet(spark: Any, output: Path, order: str) -> tuple[dict, list]:
-    """The states and the actions (in replay order) of a Spark replay's Parquet files."""
-    from pyspark.sql import SparkSession
-
-    session = SparkSession(spark)
-    states = {r.visitor_id: json.loads(r.state) for r in session.read.parquet(str(output / "states.parquet")).collect()}
-    rows = session.read.parquet(str(output / "actions.parquet")).collect()
-
-    def key(r: Any) -> tuple:
-        place = (r.source_index, r.source_line, r.position)
-        return (math.inf if r.event_time is None else r.event_time, *place) if order == "time" else place
-
-    actions = [
-        {**json.loads(r.action), "visitor_id": r.visitor_id, "message_id": r.message_id, "time": r.time}
-        for r in sorted(rows, key=key)
-    ]
-    return states, actions
-
-
-def without_time(summary: Any) -> dict:
-    return {k: v for k, v in summary.as_json().items() if k not in ("seconds", "events_per_second")}
+    yield from spark_context("local[2]", tmp_path_factory.mktemp("spark"))
 
 
 @pytest.mark.parametrize("order", ["arrival", "time"])
@@ -153,25 +91,26 @@ def test_strict_stops_at_the_first_bad_line(source, spark, tmp_path):
         engine.run(spark, source, str(LEAD), [str(path)], str(tmp_path / "out"), strict=True)
 
 
-# ------------------------------------------------------------ on a standalone cluster, through the command
+# ------------------------------------------------------------------------------- the command
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("order", ["arrival", "time"])
-def test_the_command_on_a_standalone_cluster_gives_what_local_replay_gives(
-    rules, spark, spark_cluster, cli_env, tmp_path, order
-):
+def test_the_command_writes_parquet_and_prints_the_summary_of_local_replay(rules, spark, cli_env, tmp_path):
     paths = untidy(tmp_path)
-    expected, states, actions = local(rules, paths, tmp_path, order)
+    expected, states, actions = local(rules, paths, tmp_path, "time")
     done = cli_env(
-        "replay", LEAD, *paths, "--engine", "spark", "--master", spark_cluster.url, "--order", order,
-        "--output", tmp_path / "out", "--json", "--progress",
+        "replay", LEAD, *paths, "--engine", "spark", "--master", "local[2]", "--order", "time",
+        "--output", tmp_path / "out", "--json", "--progress", "--store", tmp_path / "s.db",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["events"] == expected.as_json()["events"] and report["output"]["states"] == len(states)
-    assert parquet(spark, tmp_path / "out", order) == (states, actions)
-    assert "spark: starting Spark on " + spark_cluster.url in done.stderr
+    assert {k: v for k, v in report.items() if k not in ("seconds", "events_per_second", "store", "output")} == (
+        without_time(expected)
+    )
+    assert report["output"] == {"directory": str(tmp_path / "out"), "states": len(states), "actions": len(actions)}
+    assert parquet(spark, tmp_path / "out", "time") == (states, actions)
+    assert stored_visitors(tmp_path / "s.db") == states
+    assert "spark: starting Spark on local[2]" in done.stderr and "spark: done in " in done.stderr
     assert "Traceback" not in done.stderr and "WARN" not in done.stderr
 
 
@@ -180,10 +119,7 @@ def test_the_command_on_a_standalone_cluster_gives_what_local_replay_gives(
 
 @pytest.fixture
 def cli_env():
-    """The `ppdsl` command with the cluster's environment (loopback, this Python on the executors)."""
-    import subprocess
-
-    from conftest import ppdsl_command
+    """The `ppdsl` command with Spark's environment (loopback, this Python on the executors)."""
 
     def run(*args: object, env: dict | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
