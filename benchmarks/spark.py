@@ -128,7 +128,8 @@ def report(args: Any, master: str, local: float, spark: float, summary: Any, sam
             "| replay | seconds | events/s | time / local |",
             "|---|---:|---:|---:|",
             f"| local, in memory, with --actions | {local:.1f} | {args.events / local:,.0f} | 1.00 |",
-            f"| --engine spark, the command, Parquet out | {spark:.1f} | {args.events / spark:,.0f} | {spark / local:.2f} |",
+            f"| --engine spark, the command, Parquet out | {spark:.1f} | {args.events / spark:,.0f} "
+            f"| {spark / local:.2f} |",
             "",
             "same answer: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in same.items()),
         ]

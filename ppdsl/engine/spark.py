@@ -211,7 +211,7 @@ def run(
             .repartitionAndSortWithinPartitions(
                 max(context.defaultParallelism * 2, 2), partitionFunc=_partition, keyfunc=lambda k: k
             )
-            .mapPartitions(lambda part: _fold(module.value, part, kept.value, now, names))
+            .mapPartitions(lambda part: _fold(module.value, part, kept.value, now, names, store is not None))
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
         try:
@@ -502,10 +502,12 @@ def _fold(
     duplicates: set[tuple[int, int]],
     now: float,
     names: list[str],
+    ids: bool,
 ) -> Iterator[tuple[str, Any]]:
     """Fold each visitor's events (sorted in replay order) with handle(), as
-    ppdsl/engine/processor.py does: ("state", row), ("action", row), ("seen",
-    (message id, time)), and last ("summary", this part's counts)."""
+    ppdsl/engine/processor.py does: ("state", row), ("action", row), with
+    `ids` ("seen", (message id, time)) for the store, and last ("summary",
+    this part's counts)."""
     handle = _rules(module).handle
     summary = Summary()
     for visitor, events in itertools.groupby(part, key=lambda item: item[0][0]):
@@ -529,7 +531,7 @@ def _fold(
                 text = json.dumps(action, ensure_ascii=False, separators=(",", ":"))
                 row = (visitor, message_id, when, action["flow"], action["line"], action["type"], text)
                 yield "action", (*row, names[index], index, number, None if stamp is None else float(stamp), position)
-            if message_id is not None:
+            if ids and message_id is not None:
                 yield "seen", (message_id, t)
         if state is not None:
             yield "state", (visitor, dumps(state))
