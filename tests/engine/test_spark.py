@@ -169,17 +169,3 @@ def test_a_bad_master_url_is_a_clear_error(cli_env, tmp_path, master, says):
     url = master.format(port=free_port())
     done = cli_env("replay", LEAD, events, "--engine", "spark", "--master", url, "--output", tmp_path / "o")
     assert says in one_line_error(done)
-
-
-@pytest.mark.parametrize(
-    ("args", "says"),
-    [
-        (["--engine", "spark"], "give --output DIR"),
-        (["--master", "local[2]"], "go with --engine spark"),
-        (["--engine", "spark", "--output", "o", "--jobs", "2"], "leave out --actions, --jobs and --diff"),
-    ],
-)
-def test_spark_options_are_checked_before_anything_starts(cli_env, tmp_path, args, says):
-    events = write(tmp_path / "h.jsonl", [envelope(1, "v-1")])
-    done = cli_env("replay", LEAD, events, *args)
-    assert done.returncode == 2 and says in done.stderr
