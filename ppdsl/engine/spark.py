@@ -410,8 +410,12 @@ class _output_to:
 
 
 def _first_line(exc: BaseException) -> str:
-    """The useful line of a Spark or Py4J error, without the Java stack."""
+    """The useful line of a Spark or Py4J error, without the Java stack: for
+    an error in a Python worker, the error that ends its traceback."""
     text = str(exc).strip()
+    raised = re.search(r"^(\w+(?:Error|Exception): .*)$", text, re.M)  # no dots: not a Java class
+    if raised and "PythonException" in text:
+        return raised.group(1)[:300]
     for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith(("at ", "An error occurred", "Traceback", "JVM stacktrace")):

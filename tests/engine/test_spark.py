@@ -91,6 +91,13 @@ def test_strict_stops_at_the_first_bad_line(source, spark, tmp_path):
         engine.run(spark, source, str(LEAD), [str(path)], str(tmp_path / "out"), strict=True)
 
 
+def test_an_output_that_cant_be_written_is_a_one_line_error(source, spark, tmp_path):
+    path = write(tmp_path / "h.jsonl", [envelope(1, "v-1")])
+    (tmp_path / "taken").write_text("a file, not a folder")
+    with pytest.raises(engine.ReplayError, match=r"^can't write Parquet into .*taken: [^\n]+$"):
+        engine.run(spark, source, str(LEAD), [str(path)], str(tmp_path / "taken"))
+
+
 # ------------------------------------------------------------------------------- the command
 
 
