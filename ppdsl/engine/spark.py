@@ -253,6 +253,8 @@ def _duplicates(
     events: Any, files: dict[int, tuple[int, Any, Any, bool]], order: str, now: float, batch: int, module: Any
 ) -> set[tuple[int, int]]:
     """The (file index, line) of every duplicate event, as local replay finds them."""
+    from pyspark import StorageLevel
+
     repeated = set(
         events.filter(lambda e: e[1] is not None)
         .map(lambda e: (e[1], 1))
@@ -273,16 +275,21 @@ def _duplicates(
             .collect()
         )
         return _decide([(0, *f) for f in sorted(found)], {}, batch)
-    # longer: local replay's store forgets an id once it has seen events a window newer, batch by batch
-    ranked = events.map(lambda e: (_order_key(order, e), e)).sortByKey().zipWithIndex()
-    checked = ranked.map(lambda p: (p[1] // batch, p[0][0], p[0][1], _rejected(module.value, p[0][1], now)))
-    found = checked.filter(lambda c: c[2][1] in ids.value).map(lambda c: (c[0], c[1], c[2][1], c[3])).collect()
-    newest = (
-        checked.filter(lambda c: c[2][1] not in ids.value and c[3] is not None)
-        .map(lambda c: (c[0], (_time(c[2], now), c[2][1] is not None)))
-        .reduceByKey(lambda a, b: (max(a[0], b[0]), a[1] or b[1]))
-        .collectAsMap()
-    )
+    # longer: local replay's store forgets an id once it has seen events a window newer, batch by batch;
+    # each event, checked where it is read, goes to its place in replay order as (batch, key, id, time accepted)
+    compact = events.map(lambda e: (_order_key(order, e), (e[1], _rejected(module.value, e, now))))
+    ranked = compact.sortByKey().zipWithIndex().map(lambda p: (p[1] // batch, p[0][0], *p[0][1]))
+    checked = ranked.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        found = checked.filter(lambda c: c[2] in ids.value).collect()
+        newest = (
+            checked.filter(lambda c: c[2] not in ids.value and c[3] is not None)
+            .map(lambda c: (c[0], (c[3], c[2] is not None)))
+            .reduceByKey(lambda a, b: (max(a[0], b[0]), a[1] or b[1]))
+            .collectAsMap()
+        )
+    finally:
+        checked.unpersist()
     return _decide(sorted(found), newest, batch)
 
 
@@ -484,15 +491,11 @@ def _partition(key: tuple) -> int:
     return zlib.crc32(key[0].encode("utf-8", "surrogatepass"))
 
 
-def _time(event: Event, now: float) -> float:
-    return now if event[2] is None else event[2]
-
-
 def _rejected(module: tuple[str, str], event: Event, now: float) -> Optional[float]:
     """None when handle() rejects the event, else its time. Whether an event is
     rejected does not depend on the visitor's earlier events (a state ppdsl
     wrote always reads back), so this is what the fold will find."""
-    t = _time(event, now)
+    t = now if event[2] is None else event[2]
     try:
         _rules(module).handle(event[3], dict(event[4] or {}), None, at=t)
     except ValueError:
