@@ -101,8 +101,7 @@ def replay_on_spark(
 
         if isinstance(exc, StoreError):
             raise
-        where = f" (Spark's log: {log})" if log else ""
-        raise ReplayError(f"the Spark job failed: {_first_line(exc)}{where}") from None
+        raise ReplayError(f"the Spark job failed: {_first_line(exc)}{_log_named(log)}") from None
     finally:
         context.stop()
         say(f"done in {time.perf_counter() - started:.1f} s")
@@ -126,7 +125,7 @@ def start(master: Optional[str], *, log: Optional[str] = None, say: Callable[[st
             pyspark.SparkContext._ensure_initialized()  # the JVM, which reads spark-defaults.conf
             conf = pyspark.SparkConf()
         except Exception as exc:
-            raise ReplayError(f"Spark did not start: {_first_line(exc)}") from None
+            raise ReplayError(f"Spark did not start: {_first_line(exc)}{_log_named(log)}") from None
     configured = conf.get("spark.master", None)  # spark-defaults.conf or PYSPARK_SUBMIT_ARGS
     chosen = master or (configured if configured != "local[*]" else None) or DEFAULT_MASTER  # not spark-submit's own
     if master is None:
@@ -139,7 +138,7 @@ def start(master: Optional[str], *, log: Optional[str] = None, say: Callable[[st
     try:
         context = pyspark.SparkContext(conf=conf)
     except Exception as exc:
-        raise ReplayError(f"Spark could not start on {chosen}: {_first_line(exc)}") from None
+        raise ReplayError(f"Spark could not start on {chosen}: {_first_line(exc)}{_log_named(log)}") from None
     context.setLogLevel("ERROR")
     return context
 
@@ -274,7 +273,7 @@ def _duplicates(
             .map(lambda e: (_order_key(order, e), e[1], _rejected(module.value, e, now)))
             .collect()
         )
-        return _decide([(0, *f) for f in sorted(found)], {}, batch)
+        return _decide([(0, *f) for f in sorted(found)], {})
     # longer: local replay's store forgets an id once it has seen events a window newer, batch by batch;
     # each event, checked where it is read, goes to its place in replay order as (batch, key, id, time accepted)
     compact = events.map(lambda e: (_order_key(order, e), (e[1], _rejected(module.value, e, now))))
@@ -290,12 +289,10 @@ def _duplicates(
         )
     finally:
         checked.unpersist()
-    return _decide(sorted(found), newest, batch)
+    return _decide(sorted(found), newest)
 
 
-def _decide(
-    found: list[tuple[int, tuple, str, Any]], newest: dict[int, tuple[float, bool]], batch: int
-) -> set[tuple[int, int]]:
+def _decide(found: list[tuple[int, tuple, str, Any]], newest: dict[int, tuple[float, bool]]) -> set[tuple[int, int]]:
     """Walk the events of repeated ids in replay order, batch by batch, as
     local replay's store remembers ids: `found` holds (batch, order key, id,
     None or the event time when handle() accepts it); `newest` the other
@@ -428,6 +425,10 @@ def _first_line(exc: BaseException) -> str:
         if line and not line.startswith(("at ", "An error occurred", "Traceback", "JVM stacktrace")):
             return re.sub(r"^(\[\w+\]\s*|[\w.$]+(Exception|Error):\s*)+", "", line)[:300]
     return type(exc).__name__
+
+
+def _log_named(log: Optional[str]) -> str:
+    return f" (Spark's log: {log})" if log else ""
 
 
 def _since(started: float) -> str:
