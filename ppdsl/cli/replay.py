@@ -223,16 +223,22 @@ def _on_spark(
         )
     except StrictStop as exc:
         click.echo(f"error: {printable(str(exc))} (--strict)", err=True)
+        _remove(log)
         return 1
     except (StoreError, ReplayError) as exc:
         click.echo(f"error: {printable(str(exc))}", err=True)
+        if log not in str(exc):  # Spark's log is kept only where an error names it
+            _remove(log)
         return 2
     except OSError as exc:
         click.echo(f"error: {printable(str(exc.filename or ''))}: {exc.strerror or exc}", err=True)
+        _remove(log)
         return 2
     except KeyboardInterrupt:
         click.echo("\ninterrupted: nothing was kept", err=True)
+        _remove(log)
         return 130
+    _remove(log)
     report = result.summary.as_json()
     report["store"] = store or "memory: (dry run)"
     report["output"] = {"directory": output, "states": result.states, "actions": result.actions}
@@ -245,6 +251,13 @@ def _on_spark(
             f"actions.parquet ({result.actions:,} actions)"
         )
     return 0
+
+
+def _remove(path: str) -> None:
+    import os
+
+    if os.path.exists(path):
+        os.unlink(path)
 
 
 def _replay(

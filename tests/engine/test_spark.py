@@ -105,9 +105,11 @@ def test_an_output_that_cant_be_written_is_a_one_line_error(source, spark, tmp_p
 def test_the_command_writes_parquet_and_prints_the_summary_of_local_replay(rules, spark, cli_env, tmp_path):
     paths = untidy(tmp_path)
     expected, states, actions = local(rules, paths, tmp_path, "time")
+    temp = tmp_path / "temp"
+    temp.mkdir()
     done = cli_env(
         "replay", LEAD, *paths, "--engine", "spark", "--master", "local[2]", "--order", "time",
-        "--output", tmp_path / "out", "--json", "--progress", "--store", tmp_path / "s.db",
+        "--output", tmp_path / "out", "--json", "--progress", "--store", tmp_path / "s.db", env={"TMPDIR": temp},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
@@ -119,6 +121,7 @@ def test_the_command_writes_parquet_and_prints_the_summary_of_local_replay(rules
     assert stored_visitors(tmp_path / "s.db") == states
     assert "spark: starting Spark on local[2]" in done.stderr and "spark: done in " in done.stderr
     assert "Traceback" not in done.stderr and "WARN" not in done.stderr
+    assert list(temp.iterdir()) == []  # Spark's log is kept only when an error names it
 
 
 # ----------------------------------------------------------------------------------- errors
@@ -128,13 +131,13 @@ def test_the_command_writes_parquet_and_prints_the_summary_of_local_replay(rules
 def cli_env():
     """The `ppdsl` command with Spark's environment (loopback, this Python on the executors)."""
 
-    def run(*args: object, env: dict | None = None) -> subprocess.CompletedProcess:
+    def run(*args: object, env: dict[str, Any] | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [*ppdsl_command(), *map(str, args)],
             capture_output=True,
             text=True,
             timeout=600,
-            env={**spark_env(), "PYTHONIOENCODING": "utf-8", **(env or {})},
+            env={**spark_env(), "PYTHONIOENCODING": "utf-8", **{k: str(v) for k, v in (env or {}).items()}},
         )
 
     return run
