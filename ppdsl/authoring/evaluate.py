@@ -15,7 +15,7 @@ flow would compute.
    CodeGenerator then writes the file's segments, `_eval(V, E)` returning
    the expression, and the one flow, `_eval_flow`, whose single rule is for
    any event and records the expression's value as its only "action";
-   `_FLOWS` is set to that flow.
+   `_FLOWS` is set to that flow, and every event runs it.
 3. With an event, the module's own `handle` runs (through engine.run_event):
    the event is resolved, checked and counted exactly as `ppdsl run` does
    before flows run, so `count(E)` includes it, then `_eval_flow` records the
@@ -168,6 +168,7 @@ def _module(program: ir.Program, name: str, expr: ir.Expr, source: Source) -> ty
         "",
         "",
         "_FLOWS = (_eval_flow,)",
+        "_FLOWS_BY_EVENT = dict.fromkeys(_EVENT_NAMES if _DECLARED else range(1, 9), _FLOWS)",
         *(f"{const} = {code}" for code, const in gen.constants.items()),
     ]
     events_only = dataclasses.replace(program, agents=[], groups=[], fields=[], segments=[], flows=[])

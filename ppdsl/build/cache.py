@@ -2,10 +2,12 @@
 hit must not load textX, Jinja2 or the compiler.
 
 An entry is KEY.py (the generated source, readable and shown in tracebacks)
-and KEY.bin (its marshalled code objects with the file's rendered warnings). The key covers the source text, the
-file name (it appears in comments), the ppdsl version with the timestamps of
-the package's own files (so a development checkout never reads a stale entry)
-and the Python version.
+and KEY.bin (its marshalled code objects, with the file's rendered warnings;
+for a big module, the sources of its flow functions instead of their code,
+see compile_module). The key covers the source text, the file name (it
+appears in comments), the ppdsl version with the timestamps of the package's
+own files (so a development checkout never reads a stale entry) and the
+Python version.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import types
 
 from ..engine.files import write_bytes_atomically
 from ..version import __version__
+from .lazy import Deferred
 
 Warnings = tuple[tuple[str, str], ...]  # each warning of the file, rendered plain and in colour
-Code = tuple[types.CodeType, ...]  # a module's code, run piece after piece in its namespace
+Piece = types.CodeType | Deferred
+Code = tuple[Piece, ...]  # a module's code, run piece after piece in its namespace (loader.module_from_code)
 Entry = tuple[Code, Warnings]
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -76,10 +80,20 @@ def _is_entry(entry: object) -> bool:
         type(entry) is tuple
         and len(entry) == 2
         and type(entry[0]) is tuple
-        and all(isinstance(c, types.CodeType) for c in entry[0])
+        and len(entry[0]) > 0
+        and isinstance(entry[0][0], types.CodeType)
+        and all(isinstance(c, types.CodeType) or _is_deferred(c) for c in entry[0])
         and type(entry[1]) is tuple
         and all(type(w) is tuple and len(w) == 2 and all(type(t) is str for t in w) for w in entry[1])
     )
+
+
+def _is_deferred(piece: object) -> bool:
+    """(name, line, source) of one of the generated functions, named in its own `def`."""
+    if not (type(piece) is tuple and len(piece) == 3 and type(piece[1]) is int and type(piece[2]) is str):
+        return False
+    match = _DEFERRED.match("\n" + piece[2])
+    return match is not None and match.group(1) == piece[0]
 
 
 def store(base: str, code_text: str, warnings: Warnings = ()) -> Code:
@@ -89,33 +103,54 @@ def store(base: str, code_text: str, warnings: Warnings = ()) -> Code:
     code = compile_module(code_text, path)
     try:
         os.makedirs(os.path.dirname(base), mode=0o700, exist_ok=True)
-        for suffix, data in ((".py", code_text.encode("utf-8")), (".bin", marshal.dumps((code, warnings)))):
-            write_bytes_atomically(base + suffix, data, mode=0o600)
+        write_bytes_atomically(path, code_text.encode("utf-8"), mode=0o600)
     except OSError:
-        pass
+        return code
+    replace(base, code, warnings)
     return code
 
 
-PIECE_LINES = 20_000
-_TOP_DEF = re.compile(r"^def ", re.M)
+def replace(base: str, code: Code, warnings: Warnings) -> None:
+    """Write the code of the entry at `base` (whose source is written):
+    its first version, or one with more of a big module's functions compiled."""
+    try:
+        write_bytes_atomically(base + ".bin", marshal.dumps((code, warnings)), mode=0o600)
+    except OSError:
+        pass
+
+
+LAZY_LINES = 20_000
+_DEFERRED = re.compile(r"\ndef (_(?:flow|seg)_[0-9]+)\(")  # (searching with `^` and re.M is 7 times slower)
+_TOP_LEVEL = re.compile(r"\n(?=\S)")
 
 
 def compile_module(text: str, path: str) -> Code:
-    """The code of a generated module. A big one (25,000 flows make 25 MB)
-    is compiled in pieces of about PIECE_LINES lines, cut before top-level
-    `def`s: one compile() of it takes 2 GB and twice the time. Each piece is
-    padded with empty lines, so line numbers stay those of the file."""
-    if text.count("\n") < 2 * PIECE_LINES or "from __future__" in text:
-        return (compile(text, path, "exec"),)
-    pieces = []  # (first line, start, end)
-    begin, line, lines, last = 0, 0, 0, 0
-    for cut in [*(m.start() for m in _TOP_DEF.finditer(text)), len(text)]:
-        lines, last = lines + text.count("\n", last, cut), cut
-        if lines >= PIECE_LINES or cut == len(text):
-            pieces.append((line, begin, cut))
-            begin, line, lines = cut, line + lines, 0
+    """The code of a generated module, as pieces to run in order. A module
+    of LAZY_LINES lines or more (about 1,300 flows) is compiled without its
+    flow and segment functions, which become Deferred pieces that compile
+    when first called (build/lazy.py): an event needs only its own flows,
+    and compiling 25,000 of them took longer than checking their file.
+    Pieces are padded with empty lines, so line numbers stay those of the file.
 
-    try:
-        return tuple(compile("\n" * line + text[begin:end], path, "exec") for line, begin, end in pieces)
-    except SyntaxError:  # a cut inside a string (not in code ppdsl generates)
+    Cuts are safe in generated code: its strings are repr() literals, on one
+    line, so a line that starts with `def _flow_N(` is a top-level def, and
+    the first line after it that isn't indented ends it."""
+    if text.count("\n") < LAZY_LINES or "from __future__" in text:
         return (compile(text, path, "exec"),)
+    pieces: list[Piece] = []
+    done, line = 0, 1  # how far the text is cut, and the line there
+    for match in _DEFERRED.finditer(text):
+        start = match.start() + 1
+        if start < done:
+            continue
+        end = _TOP_LEVEL.search(text, start)
+        stop = end.start() + 1 if end else len(text)
+        eager = text[done:start]
+        if eager.strip():
+            pieces.append(compile("\n" * (line - 1) + eager, path, "exec"))
+        line += eager.count("\n")
+        source = text[start:stop]
+        pieces.append((match.group(1), line, source))
+        done, line = stop, line + source.count("\n")
+    pieces.append(compile("\n" * (line - 1) + text[done:], path, "exec"))
+    return tuple(pieces)

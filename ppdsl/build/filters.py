@@ -1,11 +1,12 @@
 """Visitor filters (`ppdsl visitors --where EXPR` or `--segment FILE:NAME`):
 one compiled object with the reference predicate in Python and, where it can
-be exact, the same filter as SQL for the SQLite store.
+be exact, the same filter as SQL for the SQLite or PostgreSQL store.
 
     f = compile_filter("count(2) > 8 and now - last_time(2) < 7d")
     f.matches(state)      # the reference: what the language gives for this visitor
     f.sql                 # SqlFilter (decision + params) or None, then f.reason says why
     for visitor_id, state_text in f.select(connection): ...
+    f.on("postgresql")    # the same filter for a PostgreSQL store
 
 A filter has no current event: `track_event_*` and `data` are compile errors,
 and `now` is the time the filter was compiled (the time of the query).
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Optional, Protocol
 
@@ -29,7 +30,7 @@ from ..codegen.condition import (
     constant_evaluator,
     inline_segments,
 )
-from ..codegen.sql import SQLITE, NotPushable, SqlFilter, compile_filter as compile_sql
+from ..codegen.sql import DIALECTS, SQLITE, Dialect, NotPushable, SqlFilter, compile_filter as compile_sql
 from ..lang import ir
 from ..lang.check import Checker
 from ..lang.diagnostics import CompileError
@@ -38,7 +39,7 @@ from .loader import read_source
 
 
 class Connection(Protocol):
-    """What select() needs of a DB-API connection (sqlite3's, for one)."""
+    """What select() needs of a DB-API connection (sqlite3's, or a SQL store's `execute`)."""
 
     def execute(self, sql: str, parameters: Any = ..., /) -> Any: ...
 
@@ -53,6 +54,16 @@ class VisitorFilter:
     predicate: Callable[[dict[str, Any]], Any]
     sql: Optional[SqlFilter]
     reason: Optional[str]
+    dialect: Dialect = SQLITE
+    expr: Optional[ir.Expr] = field(default=None, repr=False, compare=False)
+
+    def on(self, dialect: str) -> VisitorFilter:
+        """The same filter as the SQL of another database ("sqlite", "postgresql")."""
+        target = DIALECTS[dialect]
+        if target is self.dialect or self.expr is None:
+            return self
+        sql, reason = _pushed(self.expr, self.now, target)
+        return replace(self, sql=sql, reason=reason, dialect=target)
 
     def matches(self, state: Any) -> bool:
         """Whether the visitor with this state (a dict of flat variables) is selected."""
@@ -68,7 +79,7 @@ class VisitorFilter:
         """One line for --explain-plan: where the filter runs, and why."""
         if self.sql is None:
             return f"evaluated in Python: {self.reason}"
-        plan = "pushed down to SQLite (JSON1); rows SQL can't decide exactly are evaluated in Python"
+        plan = f"pushed down to {self.dialect.title}; rows SQL can't decide exactly are evaluated in Python"
         if self.sql.indexes:
             plan += "; this index would serve it: " + "; ".join(self.sql.indexes)
         return plan
@@ -77,13 +88,14 @@ class VisitorFilter:
         """(id, state JSON text) of every selected visitor of a table with the
         store's layout, in id order: pushed down when `sql` is set, else every
         state is parsed and tested here. `table` is the caller's, never user input."""
+        columns = f"id, {self.dialect.state_text}"
         if self.sql is None:
-            rows = connection.execute(f"SELECT id, state FROM {table} ORDER BY id")
+            rows = connection.execute(f"SELECT {columns} FROM {table} ORDER BY id")
             for visitor_id, text in rows:
                 if self.matches(_loads(text)):
                     yield visitor_id, text
             return
-        query, params = self.sql.query("id, state", table)
+        query, params = self.sql.query(columns, table)
         for visitor_id, text, decision in connection.execute(query, params):
             if decision == 1 or self.matches(_loads(text)):
                 yield visitor_id, text
@@ -134,13 +146,17 @@ def segment_filter(spec: str, *, now: Optional[datetime] = None) -> VisitorFilte
 def _build(text: str, program: ir.Program, fast: ir.Expr, safe: ir.Expr, now: Optional[datetime]) -> VisitorFilter:
     now = datetime.now(timezone.utc) if now is None else now.astimezone(timezone.utc)
     predicate = condition_function(program, fast, safe, text, now)
+    sql, reason = _pushed(safe, now, SQLITE)
+    return VisitorFilter(text, now, predicate, sql, reason, SQLITE, safe)
+
+
+def _pushed(safe: ir.Expr, now: datetime, dialect: Dialect) -> tuple[Optional[SqlFilter], Optional[str]]:
+    """The SQL of a filter, or None and the reason it can't be exact."""
     runtime, evaluate = constant_evaluator(now)
     try:
-        sql: Optional[SqlFilter] = compile_sql(safe, now, runtime, evaluate, SQLITE)
-        reason = None
+        return compile_sql(safe, now, runtime, evaluate, dialect), None
     except NotPushable as exc:
-        sql, reason = None, str(exc)
-    return VisitorFilter(text, now, predicate, sql, reason)
+        return None, str(exc)
 
 
 def _loads(text: str) -> Any:

@@ -7,8 +7,9 @@ from __future__ import annotations
 import os
 import re
 import types
+import weakref
 
-from . import cache
+from . import cache, lazy
 from .cache import Warnings
 
 
@@ -47,8 +48,13 @@ def generate_or_raise(source: str, filename: str) -> tuple[str, Warnings]:
 
 
 def module_from_code(code: str | cache.Code, filename: str) -> types.ModuleType:
-    """Execute a compiled module's code (text or code objects) as a module
-    named after the file (`ppdsl_flow_lead_routing`)."""
+    """Execute a compiled module's code (text, or pieces from the cache) as a
+    module named after the file (`ppdsl_flow_lead_routing`)."""
+    return _module(code, filename)[0]
+
+
+def _module(code: str | cache.Code, filename: str) -> tuple[types.ModuleType, list[tuple[int, lazy.Pending]]]:
+    """The module, and the stand-ins of its deferred pieces (by index in `code`)."""
     if isinstance(code, str):
         name = f"<ppdsl {filename}>"
         import linecache  # only for source text; cached code objects point at their file
@@ -57,10 +63,41 @@ def module_from_code(code: str | cache.Code, filename: str) -> types.ModuleType:
         code = cache.compile_module(code, name)
     stem = os.path.splitext(os.path.basename(filename))[0]
     module = types.ModuleType("ppdsl_flow_" + re.sub(r"\W", "_", stem))
-    module.__file__ = code[0].co_filename
-    for piece in code:
-        exec(piece, module.__dict__)
-    return module
+    first = code[0]
+    assert isinstance(first, types.CodeType), "a module's code starts with its runtime"
+    path = module.__file__ = first.co_filename
+    namespace = module.__dict__
+    waiting = []
+    for i, piece in enumerate(code):
+        if isinstance(piece, types.CodeType):
+            exec(piece, namespace)
+        else:
+            pending = lazy.stand_in(namespace, piece, path)
+            namespace[piece[0]] = pending.function
+            waiting.append((i, pending))
+    return module, waiting
+
+
+# modules from cache entries with deferred functions: (entry, its code, warnings, the stand-ins)
+_ENTRIES: weakref.WeakKeyDictionary[types.ModuleType, tuple[str, cache.Code, Warnings, list[tuple[int, lazy.Pending]]]]
+_ENTRIES = weakref.WeakKeyDictionary()
+
+
+def save_compiled(module: object) -> None:
+    """Write the functions of a big module that compiled since it was loaded
+    (build/lazy.py) into its cache entry, in place of their sources, so the
+    next load runs them as they are. For one-shot commands: `ppdsl run`
+    saves what its event compiled. Two runs that save at once each write a
+    whole entry; the functions only the other compiled compile again later."""
+    if not isinstance(module, types.ModuleType) or module not in _ENTRIES:
+        return
+    found = _ENTRIES[module]
+    base, code, warnings, waiting = found
+    compiled = {i: p.code for i, p in waiting if p.code is not None}
+    if compiled:
+        code = tuple(compiled.get(i, piece) for i, piece in enumerate(code))
+        _ENTRIES[module] = (base, code, warnings, [(i, p) for i, p in waiting if p.code is None])
+        cache.replace(base, code, warnings)
 
 
 def load(path: str | os.PathLike[str], *, use_cache: bool = True) -> types.ModuleType:
@@ -80,10 +117,16 @@ def load_with_warnings(path: str | os.PathLike[str], *, use_cache: bool = True) 
     base, entry = cache.lookup(source, filename)
     if entry is not None:
         try:
-            module = module_from_code(entry[0], filename)
+            module, waiting = _module(entry[0], filename)
             if callable(getattr(module, "handle", None)) and isinstance(getattr(module, "EVENTS", None), dict):
+                if waiting:
+                    _ENTRIES[module] = (base, *entry, waiting)
                 return module, entry[1]
         except Exception:  # a damaged entry: compile afresh below, and replace it
             pass
-    code, warnings = generate_or_raise(source, filename)
-    return module_from_code(cache.store(base, code, warnings), filename), warnings
+    text, warnings = generate_or_raise(source, filename)
+    pieces = cache.store(base, text, warnings)
+    module, waiting = _module(pieces, filename)
+    if waiting:
+        _ENTRIES[module] = (base, pieces, warnings, waiting)
+    return module, warnings

@@ -112,7 +112,7 @@ def replay(
     2 wrong usage or a store that can't be used.
     """
     from ..engine.replay import ReplayError, StrictStop
-    from ..store import StoreError
+    from ..store import StoreError, masked
     from .runner import load_rules
 
     _check_engine(engine, master, output, actions, jobs, other)
@@ -152,7 +152,7 @@ def replay(
         if show is not None:
             show(None)
     report = summary.as_json()
-    report["store"] = store or "memory: (dry run)"
+    report["store"] = masked(store) if store else "memory: (dry run)"
     if as_json:
         write_stdout(json_bytes(report) + b"\n")
     else:

@@ -14,6 +14,7 @@ import math
 import re
 import sys
 
+from ..build.loader import save_compiled
 from ..engine.one_event import RejectedEvent, run_event, unaimed
 from ..lang.printable import printable
 from .output import json_bytes, summary_text, use_color, write_stdout
@@ -179,6 +180,7 @@ def _run(
             raise
         print(f"error: {exc} (a bug in ppdsl: please report it)", file=sys.stderr)
         return 1
+    save_compiled(rules)
     try:
         out = _output(result, trace, as_json)
     except ValueError:  # never print invalid JSON
@@ -236,6 +238,7 @@ def _run_in_store(
             (outcome,) = Processor(rules, target, failing(frozenset(fail))).process([checked])
         finally:
             target.close()
+        save_compiled(rules)
     except StoreError as exc:  # one line and exit 2, as `ppdsl replay` reports a store
         print(f"error: {printable(str(exc))}", file=sys.stderr)
         return 2

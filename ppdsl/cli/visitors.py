@@ -1,6 +1,6 @@
 """`ppdsl visitors`: the visitors of a store that an expression or a declared
 segment selects (访客过滤, 客户细分). The filter is compiled by
-ppdsl/build/filters.py; on SQLite it runs inside the database."""
+ppdsl/build/filters.py; on SQLite and PostgreSQL it runs inside the database."""
 
 from __future__ import annotations
 
@@ -45,7 +45,9 @@ def visitors(
     """List the visitors in STORE, or those that an expression or segment selects.
 
     \b
-    STORE is a file path (SQLite) or sqlite:///PATH, as `ppdsl replay --store` wrote it.
+    STORE is a file path (SQLite), sqlite:///PATH, postgresql://USER:PASSWORD@HOST/DB
+    or redis://HOST:PORT/?prefix=NAME,
+    as `ppdsl replay --store` wrote it.
 
     \b
     Examples:
@@ -55,8 +57,8 @@ def visitors(
         ppdsl visitors visitors.db --segment examples/lead_routing.ppflow:hot --csv > hot.csv
         ppdsl visitors visitors.db --where 'user_email != null' --explain-plan --count
 
-    On SQLite the filter runs inside the database, and selects exactly the
-    visitors that evaluating it in Python would select.
+    On SQLite and PostgreSQL the filter runs inside the database, and selects
+    exactly the visitors that evaluating it in Python would select.
     """
     from ..store import StoreError, open_store
 
@@ -70,9 +72,13 @@ def visitors(
     except StoreError as exc:
         click.echo(f"error: {printable(str(exc))}", err=True)
         sys.exit(2)
+    if selector is not None and source.sql_dialect is not None:
+        selector = selector.on(source.sql_dialect)
     try:
         if explain_plan:
             click.echo(f"plan: {_plan(selector, source)}", err=True)
+            for line in _database_plan(selector, source):
+                click.echo(f"  {line}", err=True)
         if count_only:
             click.echo(str(_count(selector, source, limit)))
             return
@@ -129,16 +135,26 @@ def _event_names(flow: Path) -> dict[str, int]:
 
 
 def _plan(selector: Any, store: Any) -> str:
+    from ..store import masked
+
     if selector is None:
         return "no filter: every visitor"
     if store.sql_dialect is None:
-        return f"evaluated in Python: {store.url} has no SQL"
+        return f"evaluated in Python: {masked(store.url)} has no SQL"
     return str(selector.plan)
+
+
+def _database_plan(selector: Any, store: Any) -> list[str]:
+    """The database's own plan of a pushed-down filter, where the store can tell (PostgreSQL's EXPLAIN)."""
+    if selector is None or selector.sql is None or not hasattr(store, "explain"):
+        return []
+    query, params = selector.sql.query("id", "visitors")
+    return list(store.explain(query, params))
 
 
 def _selected(selector: Any, store: Any, limit: Optional[int]) -> Iterator[tuple[str, dict[str, Any]]]:
     """The matching (id, state) pairs, in id order, at most `limit`."""
-    if store.sql_dialect == "sqlite" and selector is not None:
+    if store.sql_dialect is not None and selector is not None:
         rows: Iterator[tuple[str, Any]] = ((i, json.loads(text)) for i, text in selector.select(store))
     else:
         rows = ((i, s) for i, s in store.visitors() if selector is None or selector.matches(s))
@@ -149,10 +165,10 @@ def _selected(selector: Any, store: Any, limit: Optional[int]) -> Iterator[tuple
 
 
 def _count(selector: Any, store: Any, limit: Optional[int]) -> int:
-    """How many match; on SQLite no state is parsed but those SQL leaves to Python."""
+    """How many match; in SQL no state is parsed but those SQL leaves to Python."""
     if selector is None:
         found = store.count()
-    elif store.sql_dialect == "sqlite":
+    elif store.sql_dialect is not None:
         found = sum(1 for _ in selector.select(store))
     else:
         found = sum(1 for _, state in store.visitors() if selector.matches(state))

@@ -433,6 +433,7 @@ def generate(checked: ir.CheckedProgram, source_name: str) -> str:
     decls = sorted(program.events, key=lambda e: e.seq)
     events = {e.seq: {"name": e.name, "uuid": e.uuid, "description": e.description} for e in decls}
     template = _environment().get_template("module.py.j2")
+    flows_by_event = _dispatch(active)
     skeleton = template.render(
         version=__version__,
         source_name=gen.source_name,
@@ -449,6 +450,7 @@ def generate(checked: ir.CheckedProgram, source_name: str) -> str:
         constants=[(name, code) for code, name in gen.constants.items()],
         flows_code=_FLOWS_MARK,
         flow_count=len(active),
+        flows_by_event=flows_by_event,
         line_map=_MAP_MARK,
     )
     # the rules go in after _tidy, which has nothing to do for them; the map's
@@ -461,6 +463,28 @@ def generate(checked: ir.CheckedProgram, source_name: str) -> str:
     text = head + lines + tail.replace(_MAP_MARK, linemap.dumps(gen.origins, head.count("\n")))
     check_nesting(text)
     return text
+
+
+def _dispatch(active: Sequence[ir.Flow]) -> dict[int, list[int]]:
+    """For each event, the flows (numbers of `_flow_N`, in run order) that have
+    something to do for it. A flow is left out of an event's list when it has
+    no rule for it, or when the rule that takes it is only `end` (or `{ }`):
+    calling it could do nothing. `handle` then calls only these, which keeps
+    an event's work to its own flows, and lets a big module compile a flow
+    when an event first needs it (ppdsl/build/lazy.py)."""
+    runs: dict[int, list[int]] = {}
+    for i, flow in enumerate(active, 1):
+        for rule in flow.rules:
+            if not _does_nothing(rule.body):
+                for seq in rule.seqs:
+                    runs.setdefault(seq, []).append(i)
+    return dict(sorted(runs.items()))
+
+
+def _does_nothing(body: ir.Stmt) -> bool:
+    if isinstance(body, ir.Block):
+        return not body.stmts or isinstance(body.stmts[0], ir.End)
+    return isinstance(body, ir.End)
 
 
 class TooDeep(Exception):

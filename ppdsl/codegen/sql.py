@@ -1,6 +1,6 @@
 """A visitor filter (a checked ppflow expression, segments inlined) as SQL
 over the JSON state of a `visitors` table, so that the database does the
-filtering.
+filtering: SQLite's JSON1, or PostgreSQL's JSONB.
 
 The SQL must select exactly what the Python evaluation selects. A JSON value
 in the state can be of any type, so every read of a visitor variable becomes
@@ -16,9 +16,8 @@ predicate. An expression that can't be written this way at all raises
 NotPushable with the reason.
 
 Everything that comes from the user is a bound parameter; JSON paths are
-built only from checked identifiers. The dialect object holds every spelling
-that is particular to a database (SQLite's JSON1 here; PostgreSQL's JSONB
-can be another Dialect).
+built only from checked identifiers. A dialect object holds every spelling
+that is particular to a database (SQLITE and POSTGRESQL below).
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, Optional, Union
 from collections.abc import Callable
 
@@ -52,16 +52,13 @@ class SqlFilter:
     # and the indexes (DDL for the `visitors` table) that would serve it
     prefilter: Optional[str] = None
     indexes: tuple[str, ...] = ()
+    dialect: Dialect = field(default_factory=lambda: _sqlite())
 
     def query(self, columns: str = "id, state", table: str = "visitors") -> tuple[str, tuple[Any, ...]]:
         """A SELECT of `columns` and, last, the decision (1 or 2) of every row
         that is selected or needs Python, in id order. `columns` and `table` are
         the caller's own SQL, never user input."""
-        where = "decision > 0" if self.prefilter is None else f"{self.prefilter} AND decision > 0"
-        # `+id`: sort the rows found rather than walk the table in id order, so that
-        # the planner is free to use an index on the prefilter (or scan the table in storage order)
-        text = f"SELECT {columns}, {self.decision} AS decision FROM {table} WHERE {where} ORDER BY +id"
-        return text, self.params
+        return self.dialect.select(columns, self.decision, table, self.prefilter), self.params
 
 
 class Dialect:
@@ -69,6 +66,16 @@ class Dialect:
     literal for a JSON path; `x` the extracted value."""
 
     name = "abstract"
+    title = "a database"
+    state_text = "state"
+    """SQL for the state as JSON text."""
+    least, greatest = "min", "max"
+
+    def select(self, columns: str, decision: str, table: str, prefilter: Optional[str]) -> str:
+        """SqlFilter.query(): the rows whose decision is 1 or 2, in id order."""
+        where = "" if prefilter is None else f" WHERE {prefilter}"
+        inner = f"SELECT {columns}, {decision} AS decision FROM {table}{where}"
+        return f"SELECT * FROM ({inner}) AS decided WHERE decision > 0 ORDER BY id"
 
     def placeholder(self, n: int) -> str:
         """The n-th bound parameter (from 1); a parameter may be used more than once."""
@@ -90,8 +97,21 @@ class Dialect:
         """One of null true false integer real text array object; NULL when missing."""
         raise NotImplementedError
 
-    def value(self, path: str) -> str:
+    def value(self, path: str, kind: str = "") -> str:
+        """The value at `path`, known to be of `kind` (integer real text array object), as SQL compares it."""
         raise NotImplementedError
+
+    def as_int(self, condition: str) -> str:
+        """A condition as 0 or 1."""
+        return f"({condition})"
+
+    def blob(self, x: str) -> str:
+        """Text as the unit that contains_text() looks in."""
+        return x
+
+    def number_param(self, c: Any) -> Any:
+        """A number known now, as a parameter that compares with the database's numbers as Python does."""
+        return c
 
     def row_unreadable(self) -> str:
         """True for a state the database's JSON functions can't read as an object."""
@@ -147,6 +167,13 @@ class SQLite(Dialect):
     the bytes, where UTF-8 matches only at character boundaries."""
 
     name = "sqlite"
+    title = "SQLite (JSON1)"
+
+    def select(self, columns: str, decision: str, table: str, prefilter: Optional[str]) -> str:
+        where = "decision > 0" if prefilter is None else f"{prefilter} AND decision > 0"
+        # `+id`: sort the rows found rather than walk the table in id order, so that
+        # the planner is free to use an index on the prefilter (or scan the table in storage order)
+        return f"SELECT {columns}, {decision} AS decision FROM {table} WHERE {where} ORDER BY +id"
 
     def placeholder(self, n: int) -> str:
         return f"?{n}"
@@ -167,8 +194,11 @@ class SQLite(Dialect):
     def json_type(self, path: str) -> str:
         return f"json_type(state, {path})"
 
-    def value(self, path: str) -> str:
+    def value(self, path: str, kind: str = "") -> str:
         return f"json_extract(state, {path})"
+
+    def blob(self, x: str) -> str:
+        return f"CAST({x} AS BLOB)"
 
     def row_unreadable(self) -> str:
         # json.dumps writes NaN and Infinity, which JSON1 rejects, and JSON1 cuts text at \u0000
@@ -234,6 +264,114 @@ class SQLite(Dialect):
 
 SQLITE = SQLite()
 
+
+def _sqlite() -> Dialect:
+    return SQLITE
+
+
+class PostgreSQL(Dialect):
+    """PostgreSQL's JSONB (ppdsl/store/postgres.py: `state jsonb`, NULL for a
+    state JSONB can't hold exactly, which `raw` keeps as text). Numbers are
+    decimals, exact at any size, so integers compare exactly; a float sent
+    as a Decimal compares with them as Python does. Text compares in the "C"
+    collation: UTF-8 bytes, the order of Python's code points."""
+
+    name = "postgresql"
+    title = "PostgreSQL (JSONB)"
+    state_text = "coalesce(raw, state::text)"
+    least, greatest = "LEAST", "GREATEST"
+
+    def placeholder(self, n: int) -> str:
+        return f"%(p{n})s"
+
+    def path(self, key: str) -> str:
+        if not key.isidentifier() or any(c in key for c in "'\"\\%"):
+            raise NotPushable(f"the name {key!r} can't be a JSON path")
+        return f"'{key}'"
+
+    def index_key(self, path: str) -> str:
+        v = f"(state->{path})"
+        big = "'Infinity'::numeric"
+        return (
+            f"(CASE WHEN state IS NULL THEN {big} ELSE (CASE jsonb_typeof({v}) WHEN 'number' THEN {v}::numeric "
+            f"WHEN 'boolean' THEN (CASE WHEN {v} = 'true'::jsonb THEN 1 ELSE 0 END) WHEN 'string' THEN {big} "
+            f"WHEN 'array' THEN {big} WHEN 'object' THEN {big} END) END)"
+        )
+
+    def index(self, table: str, key: str) -> str:
+        return f'CREATE INDEX IF NOT EXISTS "{table}_{key}" ON {table} ({self.index_key(self.path(key))})'
+
+    def json_type(self, path: str) -> str:
+        v = f"(state->{path})"
+        return (
+            f"(CASE jsonb_typeof({v}) WHEN 'string' THEN 'text' WHEN 'number' THEN (CASE WHEN scale({v}::numeric) = 0 "
+            f"THEN 'integer' ELSE 'real' END) WHEN 'boolean' THEN {v}::text ELSE jsonb_typeof({v}) END)"
+        )
+
+    def value(self, path: str, kind: str = "") -> str:
+        if kind in ("integer", "real"):
+            return f"(state->{path})::numeric"
+        if kind in ("array", "object"):
+            return f"(state->{path})"
+        return f'((state->>{path}) COLLATE "C")'
+
+    def as_int(self, condition: str) -> str:
+        return f"({condition})::int"
+
+    def row_unreadable(self) -> str:
+        return "state IS NULL OR jsonb_typeof(state) <> 'object'"
+
+    def huge_integer(self, path: str) -> str:
+        return "false"
+
+    def canonical_time(self, x: str) -> str:
+        date = r"[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+        form = rf"^{date}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{{6}})?Z$"
+        last = f"extract(day from (substr({x}, 1, 8) || '01')::date + interval '1 month' - interval '1 day')"
+        # CASE, not AND: the date is read only from text of the right form
+        day = f"substr({x}, 9, 2)"
+        return f"(CASE WHEN {x} ~ '{form}' THEN ({day} <= '28' OR {day}::int <= {last}) ELSE false END)"
+
+    def time_key(self, x: str) -> str:
+        key = f"(CASE length({x}) WHEN 20 THEN substr({x}, 1, 19) || '.000000' ELSE substr({x}, 1, 26) END)"
+        return f'({key} COLLATE "C")'
+
+    def contains_text(self, haystack: str, needle: str) -> str:
+        return f"strpos(({haystack})::text, ({needle})::text) > 0"
+
+    def starts_with(self, x: str, prefix: str) -> str:
+        return f"starts_with({x}, ({prefix})::text)"
+
+    def ends_with(self, x: str, suffix: str) -> str:
+        return f"right({x}, length(({suffix})::text)) = ({suffix})::text"
+
+    def array_has_text(self, path: str, needle: str) -> str:
+        return f"(state->{path}) ? ({needle})::text"
+
+    def object_has_key(self, path: str, needle: str) -> str:
+        return f"(state->{path}) ? ({needle})::text"
+
+    def array_nonempty(self, path: str) -> str:
+        return f"jsonb_array_length(state->{path}) > 0"
+
+    def object_nonempty(self, path: str) -> str:
+        return f"(state->{path}) <> '{{}}'::jsonb"
+
+    def text_param(self, s: str) -> Any:
+        if "\x00" in s or any("\ud800" <= c <= "\udfff" for c in s):
+            raise NotPushable("a string with NUL or a lone surrogate can't be sent to PostgreSQL")
+        return s
+
+    def bytes_param(self, s: str) -> Any:
+        return self.text_param(s)
+
+    def number_param(self, c: Any) -> Any:
+        return Decimal(c) if type(c) is float else c
+
+
+POSTGRESQL = PostgreSQL()
+DIALECTS = {d.name: d for d in (SQLITE, POSTGRESQL)}
+
 # --------------------------------------------------------------- values
 
 
@@ -296,11 +434,11 @@ def compile_filter(
     )
     bound = b.lower_bound(e)
     if bound is None:
-        result = SqlFilter(decision, tuple(b.params))
+        result = SqlFilter(decision, tuple(b.params), dialect=dialect)
     else:
         key, low = bound
         prefilter = f"{dialect.index_key(dialect.path(key))} >= {b.param(low)}"
-        result = SqlFilter(decision, tuple(b.params), prefilter, (dialect.index("visitors", key),))
+        result = SqlFilter(decision, tuple(b.params), prefilter, (dialect.index("visitors", key),), dialect)
     dialect.verify(*result.query())
     return result
 
@@ -328,7 +466,7 @@ class _Builder:
         and `not` follow Kleene's logic, which is exact: a false operand makes
         `and` false whatever the unknown ones are."""
         if isinstance(e, ir.BoolOp):
-            return _and_or(e.op, [self.truth(x) for x in e.operands])
+            return self.and_or(e.op, [self.truth(x) for x in e.operands])
         if isinstance(e, ir.Unary) and e.op == "not":
             return f"(2 - {self.truth(e.operand)})"
         if isinstance(e, ir.Compare):
@@ -353,13 +491,25 @@ class _Builder:
             return self.dialect.object_nonempty(path)
         return True  # a datetime
 
+    def and_or(self, op: str, parts: list[str]) -> str:
+        """Kleene's `and` (the least of 0 < 1 < 2) or `or` (the greatest), flat
+        (SQLite's parser allows little nesting). The first operand is tested
+        alone first, so that it can decide without the others."""
+        if len(parts) == 1:
+            return parts[0]
+        decided, pick = ("0", self.dialect.least) if op == "and" else ("2", self.dialect.greatest)
+        every = _flat(pick, parts)
+        if len(parts[0]) > _SHORT:
+            return every
+        return f"(CASE {parts[0]} WHEN {decided} THEN {decided} ELSE {every} END)"
+
     # ----------------------------------------------------------- comparisons
 
     def compare(self, e: ir.Compare) -> str:
         # a chain a < b <= c is every pair in turn (operands are pure)
         values = [self.value(x) for x in e.operands]
         parts = [self.pair(op, a, b) for op, a, b in zip(e.ops, values, values[1:], strict=False)]
-        return _and_or("and", parts)
+        return self.and_or("and", parts)
 
     def pair(self, op: str, a: Value, b: Value) -> str:
         test = self.test(op)
@@ -398,7 +548,7 @@ class _Builder:
             return None  # the difference of two times always fits a duration
         shift = k if form == "plus" else -k
         d = self.dialect
-        x = d.time_key(d.value(d.path(slot.key)))
+        x = d.time_key(d.value(d.path(slot.key), "text"))
         try:
             if shift > timedelta(0):
                 limit, test = datetime.max.replace(tzinfo=timezone.utc) - shift, ">"
@@ -437,7 +587,7 @@ class _Builder:
         """`v op c` for the values `v` of one kind: SQL where the outcome depends on the value."""
         tc = type(c)
         if kind == "integer" and tc in (int, float):
-            return f"{x} {_SQL_OPS[op]} {self.param(self.number(c))}"
+            return f"{x} {_SQL_OPS[op]} {self.param(self.dialect.number_param(self.number(c)))}"
         if kind == "real" and tc in (int, float):
             return HARD  # the database's reading of a float's text may differ from Python's
         if kind == "text" and tc is str:
@@ -478,7 +628,7 @@ class _Builder:
             def substring(kind: str, x: str, path: str) -> Result:
                 if kind != "text":
                     return None
-                found = self.dialect.contains_text(self.param(self.dialect.bytes_param(c)), f"CAST({x} AS BLOB)")
+                found = self.dialect.contains_text(self.param(self.dialect.bytes_param(c)), self.dialect.blob(x))
                 return found if op == "in" else f"NOT ({found})"
 
             return self.over(slot, lambda v: test(v, c), substring)
@@ -598,10 +748,12 @@ class _Builder:
         `unknown` is true."""
         d = self.dialect
         path = d.path(slot.key)
-        t, x = d.json_type(path), d.value(path)
+        t, x = d.json_type(path), d.value(path, "text")
 
         def decide(kind: str, sample: Any) -> str:
-            r = sql(kind, x, path)
+            r = sql(kind, d.value(path, kind), path)
+            if isinstance(r, str):
+                return f"(2 * {d.as_int(r)})"
             return _k3(bool(py(sample)) if r is None else r)
 
         arms: list[tuple[str, str]] = []
@@ -680,27 +832,12 @@ def _case(t: str, arms: list[tuple[str, str]], otherwise: str) -> str:
 
 
 def _k3(r: Result) -> str:
-    """An outcome as three-valued SQL: 2 true, 0 false, 1 unknown; a SQL
-    condition (0 or 1, never NULL) becomes 0 or 2."""
+    """A constant outcome as three-valued SQL: 2 true, 0 false, 1 unknown
+    (a SQL condition becomes 0 or 2 in _Builder.over)."""
     if r is HARD:
         return "1"
-    if isinstance(r, bool):
-        return "2" if r else "0"
-    assert isinstance(r, str)
-    return f"(2 * ({r}))"
-
-
-def _and_or(op: str, parts: list[str]) -> str:
-    """Kleene's `and` (the least of 0 < 1 < 2) or `or` (the greatest), flat
-    (SQLite's parser allows little nesting). The first operand is tested
-    alone first, so that it can decide without the others."""
-    if len(parts) == 1:
-        return parts[0]
-    decided, pick = ("0", "min") if op == "and" else ("2", "max")
-    every = _flat(pick, parts)
-    if len(parts[0]) > _SHORT:
-        return every
-    return f"(CASE {parts[0]} WHEN {decided} THEN {decided} ELSE {every} END)"
+    assert isinstance(r, bool)
+    return "2" if r else "0"
 
 
 def _flat(pick: str, parts: list[str]) -> str:

@@ -1,7 +1,7 @@
 """One tracked event: resolving which event it is, validating it, updating
 the visitor's statistics, and `handle`, which runs the flows.
 
-The generated part of each module defines _FLOWS, _EVENT_NAMES,
+The generated part of each module defines _FLOWS_BY_EVENT, _EVENT_NAMES,
 _EVENT_UUIDS, _BY_UUID, _BY_NAME and _DECLARED, which the code here reads."""
 
 from .common import (
@@ -52,7 +52,7 @@ def handle(payload, visitor=None, effects=None, *, at=None):
         raise ValueError("the visitor must be a JSON object of PPMessage variables")
     _update(V, ev)
     R = _Run(effects)
-    for flow in _FLOWS:
+    for flow in _FLOWS_BY_EVENT.get(ev.seq, ()):
         flow(R, V, ev)
     return {
         "event": {"seq": ev.seq, "name": ev.name, "uuid": ev.uuid, "count": ev.count, "time": ev.time_text},

@@ -27,7 +27,7 @@ from starlette.routing import Route
 
 from ..engine.envelope import EnvelopeError, parse_envelope, visitor_keys
 from ..engine.processor import APPLIED, REJECTED
-from ..store import StoreError
+from ..store import StoreError, masked
 from . import bounds
 from .committer import Committer
 from .config import Config
@@ -249,7 +249,7 @@ def create_app(config: Config, flow: Optional[Flow] = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await service.committer.start()
         watcher = asyncio.get_running_loop().create_task(watch_flow(service)) if config.watch else None
-        log.info("serving %s (version %s), store %s", service.flow.file, service.flow.version, config.store)
+        log.info("serving %s (version %s), store %s", service.flow.file, service.flow.version, masked(config.store))
         try:
             yield
         finally:

@@ -1,12 +1,12 @@
 """Visitor state behind one protocol (base.py): `memory:`, SQLite (the
-default: a bare path or sqlite:///PATH), and the server stores of later
-versions."""
+default: a bare path or sqlite:///PATH), PostgreSQL (postgresql://...) and
+Redis (redis:// and rediss://, one server or a cluster)."""
 
 from __future__ import annotations
 
-from .base import DEDUP_WINDOW, Change, Conflict, CursorMoved, Store, StoreError
+from .base import DEDUP_WINDOW, Change, Conflict, CursorMoved, Store, StoreError, masked
 
-__all__ = ["DEDUP_WINDOW", "Change", "Conflict", "CursorMoved", "Store", "StoreError", "open_store"]
+__all__ = ["DEDUP_WINDOW", "Change", "Conflict", "CursorMoved", "Store", "StoreError", "masked", "open_store"]
 
 
 def open_store(url: str, *, readonly: bool = False) -> Store:
@@ -22,6 +22,12 @@ def open_store(url: str, *, readonly: bool = False) -> Store:
         from .sqlite import SQLiteStore
 
         return SQLiteStore(url, readonly=readonly)
-    if scheme in ("postgresql", "postgres", "redis", "rediss"):
-        raise StoreError(f"{scheme}:// stores are not in this version of ppdsl; use a file path (SQLite) or memory:")
+    if scheme in ("postgresql", "postgres"):
+        from .postgres import PostgresStore
+
+        return PostgresStore(url, readonly=readonly)
+    if scheme in ("redis", "rediss"):
+        from .redis import RedisStore
+
+        return RedisStore(url, readonly=readonly)
     raise StoreError(f"unknown store URL {url!r}: give a file path, sqlite:///PATH or memory:")

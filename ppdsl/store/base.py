@@ -98,6 +98,25 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def masked(url: str) -> str:
+    """A store URL as ppdsl shows it: its password (in the authority or the
+    query string) as ***. Other URLs and paths are given back as they are."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if parts.password is None and not any(k == "password" for k, _ in query):
+        return url
+    netloc = parts.netloc
+    if parts.password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.split(':', 1)[0]}:***@{host}"
+    shown = urlencode([(k, "***" if k == "password" else v) for k, v in query], safe="*/:")
+    return urlunsplit((parts.scheme, netloc, parts.path, shown, parts.fragment))
+
+
 def dumps(state: dict[str, Any]) -> str:
     """A state as stored: compact JSON, non-ASCII kept (lone surrogates escaped)."""
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import ppdsl
-from ppdsl.build import cache
+from ppdsl.build import cache, loader
 
 FLOW = 'agent a\non event 1 -> reply a "v1 {{ count(1) }}"\n'
 
@@ -128,6 +129,60 @@ def test_an_entry_without_handle_or_events_is_replaced(tmp_path, cache_dir, monk
 
     monkeypatch.setattr("ppdsl.build.loader.generate_or_raise", no_compiling)
     assert reply_text(ppdsl.load(path)) == "v1 1"
+
+
+def test_a_big_module_is_cached_with_its_flows_compiled_when_first_called(tmp_path, cache_dir, monkeypatch):
+    monkeypatch.setattr(cache, "LAZY_LINES", 10)  # any module counts as big
+    path = write(tmp_path, FLOW + 'flow other { on event 2 -> reply a "two" }\n')
+    assert reply_text(ppdsl.load(path)) == "v1 1"
+    (entry,) = cache_dir.glob("*.bin")
+    pieces, _ = marshal.loads(entry.read_bytes())
+    assert [p[0] for p in pieces if type(p) is tuple] == ["_flow_1", "_flow_2"]  # their sources
+
+    def no_compiling(*args, **kwargs):
+        raise AssertionError("a cache hit must not compile")
+
+    with monkeypatch.context() as patch:
+        patch.setattr("ppdsl.build.loader.generate_or_raise", no_compiling)
+        rules = ppdsl.load(path)
+        waiting = rules._flow_2.__code__
+        assert reply_text(rules) == "v1 1"
+        assert rules._flow_2.__code__ is waiting  # event 2's flow is compiled when event 2 comes
+        two = rules.handle({"event_seq": 2, "event_timestamp": 1795593600})
+        assert [a["text"] for a in two["actions"]] == ["two"]
+        assert rules._flow_2.__code__ is not waiting and rules._FLOWS_BY_EVENT[2] == (rules._flow_2,)
+
+    loader.save_compiled(rules)  # what `ppdsl run` does after its event
+    pieces, _ = marshal.loads(entry.read_bytes())
+    assert [p for p in pieces if type(p) is tuple] == []  # both flows ran: both are stored compiled
+    with monkeypatch.context() as patch:
+        patch.setattr("ppdsl.build.loader.generate_or_raise", no_compiling)
+        patch.setattr("ppdsl.build.lazy.Pending.__call__", no_compiling)
+        rules = ppdsl.load(path)
+        two = rules.handle({"event_seq": 2, "event_timestamp": 1795593600})
+        assert [a["text"] for a in two["actions"]] == ["two"]
+
+    # a stored source that isn't one of the generated functions: the entry is replaced
+    bad = (pieces[0], ("_flow_1", 1, "import os\n"), *pieces[2:])
+    entry.write_bytes(marshal.dumps((bad, ())))
+    calls = []
+    original = ppdsl.build.loader.generate_or_raise
+    monkeypatch.setattr("ppdsl.build.loader.generate_or_raise", lambda *a: calls.append(a) or original(*a))
+    assert reply_text(ppdsl.load(path)) == "v1 1"
+    assert len(calls) == 1
+
+
+def test_ppdsl_run_keeps_the_flows_its_event_compiled_in_the_cache(tmp_path, cache_dir, cli):
+    flows = "".join(f'flow f{i} {{ on event {i % 2 + 1} -> reply a "{i}" }}\n' for i in range(3000))
+    path = write(tmp_path, "agent a\n" + flows)
+    first = cli("run", path, "--event", "1", "--at", "1795593600", "--json")
+    assert first.returncode == 0, first.stderr
+    (entry,) = cache_dir.glob("*.bin")
+    pieces, _ = marshal.loads(entry.read_bytes())
+    assert {p[0] for p in pieces if type(p) is tuple} == {f"_flow_{i}" for i in range(2, 3001, 2)}  # event 2's
+    again = cli("run", path, "--event", "1", "--at", "1795593600", "--json")
+    assert again.stdout == first.stdout
+    assert len(json.loads(first.stdout)["actions"]) == 1500
 
 
 def test_each_ruleset_module_is_named_after_its_file(tmp_path, cache_dir):

@@ -135,6 +135,26 @@ def test_a_flow_with_no_rule_for_the_event_does_nothing(tmp_path):
     assert rules.handle(event(2))["actions"] == []
 
 
+def test_an_event_calls_only_the_flows_that_have_something_to_do_for_it(tmp_path):
+    rules = load_text(
+        tmp_path,
+        """\
+        agent a
+        flow one { on event 1 -> reply a "one"  on any event -> end }
+        flow two { on event 2 -> { }  on event 3 -> { end  reply a "never" }  on any event -> reply a "two" }
+        flow three priority 5 { on any event -> reply a "three" }
+        """,
+    )
+    called = {seq: [f.__name__ for f in flows] for seq, flows in rules._FLOWS_BY_EVENT.items()}
+    assert called == {1: ["_flow_1", "_flow_2", "_flow_3"], 2: ["_flow_1"], 3: ["_flow_1"]} | {
+        seq: ["_flow_1", "_flow_3"] for seq in range(4, 9)
+    }
+    assert texts(rules.handle(event(1))["actions"]) == ["three", "one", "two"]
+    assert texts(rules.handle(event(2))["actions"]) == ["three"]
+    assert texts(rules.handle(event(3))["actions"]) == ["three"]
+    assert texts(rules.handle(event(4))["actions"]) == ["three", "two"]
+
+
 def test_implicit_main_flow_takes_the_place_of_its_first_rule(tmp_path):
     rules = load_text(
         tmp_path,

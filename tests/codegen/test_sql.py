@@ -1,6 +1,6 @@
 """Visitor filters as SQL (codegen/sql.py through build/filters.py): the SQL
-over a real SQLite table with the store's layout selects exactly the visitors
-that the Python predicate selects. A differential test over generated
+over a real table with the store's layout, in SQLite and in PostgreSQL (the
+`db` parameter), selects exactly the visitors that the Python predicate selects. A differential test over generated
 expressions and states (nulls, wrong types, times with and without a
 fraction, Chinese and emoji text, big ints, missing keys), deterministic and
 bounded, and hand-picked cases."""
@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from ppdsl import CompileError
 from ppdsl.build.filters import VisitorFilter, compile_filter, segment_filter
+from servers.postgres import postgres_database
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=timezone.utc)
 LAYOUT = "CREATE TABLE visitors (id TEXT PRIMARY KEY, state TEXT NOT NULL, version INTEGER NOT NULL)"
@@ -31,18 +32,69 @@ def table(states: list[Any]) -> sqlite3.Connection:
     return conn
 
 
-def check_agrees(f: VisitorFilter, states: list[Any]) -> dict[int, int]:
+class PostgresTable:
+    """The `visitors` table of a PostgreSQL store, filled with states as the
+    store writes them (JSONB, or JSON text in `raw` for those JSONB can't hold)."""
+
+    def __init__(self) -> None:
+        import psycopg
+
+        from ppdsl.store.postgres import PostgresStore
+
+        url = postgres_database()
+        self.store = PostgresStore(url)
+        self.conn = psycopg.connect(url, autocommit=True)
+
+    def fill(self, states: list[Any]) -> PostgresTable:
+        from ppdsl.store.postgres import encode
+
+        rows = []
+        for i, s in enumerate(states):
+            try:
+                jsonb, raw = encode(s)
+            except ValueError:  # NaN, which no store writes, but a table may hold
+                jsonb, raw = None, json.dumps(s, ensure_ascii=False)
+            rows.append((f"v{i:04d}", jsonb, raw))
+        self.conn.execute("TRUNCATE visitors")
+        with self.conn.cursor() as cur:
+            cur.executemany("INSERT INTO visitors VALUES (%s, %s::jsonb, %s, 1)", rows)
+        return self
+
+    def execute(self, query: str, params: Any = ()) -> Any:
+        return self.store.execute(query, params)
+
+
+_tables: dict[str, PostgresTable] = {}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest) -> str:
+    """The database the SQL runs in."""
+    return str(request.param)
+
+
+def filled(states: list[Any], db: str) -> Any:
+    if db == "sqlite":
+        return table(states)
+    if "table" not in _tables:
+        _tables["table"] = PostgresTable()
+    return _tables["table"].fill(states)
+
+
+def check_agrees(f: VisitorFilter, states: list[Any], db: str = "sqlite") -> dict[int, int]:
     """select() gives exactly the predicate's visitors; rows that SQL decides
         alone (decision 0 or 1) agree with the predicate one by one, and the
     prefilter (what an index finds) keeps every selected row. Returns how
         many rows got each decision."""
-    conn = table(states)
-    texts = [row[0] for row in conn.execute("SELECT state FROM visitors ORDER BY id")]
+    f = f.on(db)
+    conn = filled(states, db)
+    state = f.dialect.state_text
+    texts = [row[0] for row in conn.execute(f"SELECT {state} FROM visitors ORDER BY id")]
     expected = [f"v{i:04d}" for i, text in enumerate(texts) if f.matches(json.loads(text))]
     assert [visitor_id for visitor_id, _ in f.select(conn)] == expected
     decisions = {0: 0, 1: 0, 2: 0}
     if f.sql is not None:
-        query = f"SELECT id, state, {f.sql.decision}, {f.sql.prefilter or 1} FROM visitors ORDER BY id"
+        query = f"SELECT id, {state}, {f.sql.decision}, {f.sql.prefilter or 1} FROM visitors ORDER BY id"
         for visitor_id, text, decision, candidate in conn.execute(query, f.sql.params):
             decisions[decision] += 1
             selected = f.matches(json.loads(text))
@@ -237,8 +289,8 @@ def compiled(text: str) -> VisitorFilter:
     suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
 )
 @given(st.one_of(atoms(), expressions), state_lists)
-def test_sql_selects_exactly_what_python_selects(text: str, visitors: list[dict[str, Any]]) -> None:
-    check_agrees(compiled(text), visitors + BOUNDARIES)
+def test_sql_selects_exactly_what_python_selects(db: str, text: str, visitors: list[dict[str, Any]]) -> None:
+    check_agrees(compiled(text), visitors + BOUNDARIES, db)
 
 
 # ------------------------------------------------------------------ hand-picked cases
@@ -295,12 +347,12 @@ ODD = [
         "1 < count(2) <= 9",
     ],
 )
-def test_common_filters_push_down_and_agree(text: str) -> None:
-    f = compile_filter(text, now=NOW)
+def test_common_filters_push_down_and_agree(db: str, text: str) -> None:
+    f = compile_filter(text, now=NOW).on(db)
     assert f.sql is not None, f.reason
-    decisions = check_agrees(f, CANONICAL + ODD)
+    decisions = check_agrees(f, CANONICAL + ODD, db)
     # states in the form ppdsl writes are decided by the database alone
-    assert check_agrees(f, CANONICAL)[2] == 0
+    assert check_agrees(f, CANONICAL, db)[2] == 0
     assert decisions[0] + decisions[1] >= len(CANONICAL)
 
 
@@ -319,12 +371,12 @@ def test_the_selected_visitors_of_a_typical_filter() -> None:
         ("count(2) > 999999999999999 * 99999999", "a number in it is too large for a 64-bit integer"),
     ],
 )
-def test_a_filter_that_cant_be_pushed_down_says_why_and_runs_in_python(text: str, reason: str) -> None:
-    f = compile_filter(text, now=NOW)
+def test_a_filter_that_cant_be_pushed_down_says_why_and_runs_in_python(db: str, text: str, reason: str) -> None:
+    f = compile_filter(text, now=NOW).on(db)
     assert f.sql is None
     assert f.reason == reason
     assert f.plan == f"evaluated in Python: {reason}"
-    check_agrees(f, CANONICAL + ODD)
+    check_agrees(f, CANONICAL + ODD, db)
 
 
 @pytest.mark.parametrize("name", ["data", "track_event_count", "track_event_data"])
@@ -342,18 +394,18 @@ def test_bad_expressions_raise_compile_error_with_diagnostics() -> None:
     assert "error[E" in report and "did you mean 'user_city'?" in report
 
 
-def test_now_is_the_time_of_the_query() -> None:
+def test_now_is_the_time_of_the_query(db: str) -> None:
     f = compile_filter("last_time(2) > now - 1h")
     assert abs(f.now - datetime.now(timezone.utc)) < timedelta(minutes=1)
     recent = {"event_last_time_2": (f.now - timedelta(minutes=30)).replace(tzinfo=None).isoformat() + "Z"}
     assert f.matches(recent)
-    assert check_agrees(f, [recent, {}]) == {0: 1, 1: 1, 2: 0}
+    assert check_agrees(f, [recent, {}], db) == {0: 1, 1: 1, 2: 0}
 
 
-def test_a_state_that_is_not_an_object_is_never_selected() -> None:
+def test_a_state_that_is_not_an_object_is_never_selected(db: str) -> None:
     f = compile_filter("not exists(user_city)", now=NOW)
     assert not f.matches([1]) and not f.matches("x") and f.matches({})
-    check_agrees(f, [[1], "x", 5, None, {}])
+    check_agrees(f, [[1], "x", 5, None, {}], db)
 
 
 SEGMENTS = """\
@@ -368,13 +420,13 @@ on event click -> if hot reply someone
 """
 
 
-def test_segments_from_a_file_push_down(tmp_path: Any) -> None:
+def test_segments_from_a_file_push_down(db: str, tmp_path: Any) -> None:
     path = tmp_path / "seg.ppflow"
     path.write_text(SEGMENTS, encoding="utf-8")
-    f = segment_filter(f"{path}:hot", now=NOW)
+    f = segment_filter(f"{path}:hot", now=NOW).on(db)
     assert f.sql is not None, f.reason
     states = CANONICAL + ODD + [{"plan": "pro"}, {"event_count_2": 9, "event_last_time_2": "2026-11-24T08:00:00Z"}]
-    check_agrees(f, states)
+    check_agrees(f, states, db)
     assert [s for s in states if f.matches(s)] == [CANONICAL[3], UNREADABLE, states[-2], states[-1]]
 
 
@@ -394,12 +446,12 @@ def test_segment_errors(tmp_path: Any) -> None:
         segment_filter(f"{bad}:s")
 
 
-def test_user_text_is_bound_never_spliced() -> None:
-    f = compile_filter('user_city == "x\') OR 1=1 --" or startswith(user_fullname, "\'")', now=NOW)
+def test_user_text_is_bound_never_spliced(db: str) -> None:
+    f = compile_filter('user_city == "x\') OR 1=1 --" or startswith(user_fullname, "\'")', now=NOW).on(db)
     assert f.sql is not None
     assert "OR 1=1" not in f.sql.decision and "x'" not in f.sql.decision
     assert "x') OR 1=1 --" in f.sql.params
-    check_agrees(f, [{"user_city": "x') OR 1=1 --"}, {"user_city": "y"}, {"user_fullname": "'a"}])
+    check_agrees(f, [{"user_city": "x') OR 1=1 --"}, {"user_city": "y"}, {"user_fullname": "'a"}], db)
 
 
 def test_a_field_named_in_chinese_is_a_quoted_json_path(tmp_path: Any) -> None:
@@ -432,3 +484,16 @@ def test_wide_filters_push_down_and_deep_ones_fall_back() -> None:
     deep = compile_filter("not " * 40 + "count(2) > 1", now=NOW)
     assert deep.reason == "SQLite can't compile its SQL (parser stack overflow)"
     check_agrees(deep, CANONICAL + ODD)
+
+
+def test_the_index_named_for_postgresql_can_be_made_and_serves_the_filter() -> None:
+    f = compile_filter("count(2) > 15 and now - last_time(2) < 3d", now=NOW).on("postgresql")
+    assert f.sql is not None and len(f.sql.indexes) == 1 and "pushed down to PostgreSQL (JSONB)" in f.plan
+    table = filled(CANONICAL + ODD, "postgresql")
+    table.conn.execute(f.sql.indexes[0])
+    table.conn.execute("SET enable_seqscan = off")  # a table this small is scanned otherwise
+    query, params = f.sql.query()
+    bound = {f"p{n}": value for n, value in enumerate(params, 1)}
+    plan = "\n".join(row[0] for row in table.conn.execute("EXPLAIN " + query, bound))
+    assert "visitors_event_count_2" in plan
+    check_agrees(f, CANONICAL + ODD, "postgresql")

@@ -93,7 +93,7 @@ EXTRA_RE = re.compile(r"extra_field_[A-Za-z0-9_]+$")
 PYTHON_NAMES = (
     "class import lambda def return yield await async global nonlocal del pass for print exec eval open type "
     "self match case_ _ __builtins__ __import__ __name__ __file__ __class__ _do _set _fmt _eq V E R seq _l1 "
-    "_s1 _K1 _seg_1 _flow_1 handle EVENTS _FLOWS _BY_NAME _json _re os sys"
+    "_s1 _K1 _seg_1 _flow_1 handle EVENTS _FLOWS _FLOWS_BY_EVENT _BY_NAME _json _re os sys"
 ).split()
 HOSTILE_TEXT = (
     'PWN"); __import__("os").system("echo PWN"); ("',

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from ppdsl.build import cache
-from ppdsl.build.loader import read_source
+from ppdsl.build.loader import module_from_code, read_source
 from ppdsl.build.pipeline import compile_source
 from ppdsl.lang import ir
 from ppdsl.lang.diagnostics import CompileError, Diagnostic, SyntaxProblem
@@ -155,28 +155,37 @@ def test_a_syntax_error_later_in_the_file_comes_before_a_lowering_error():
     assert diag.line == text.count("\n") + 1 and diag.message.startswith("syntax error: expected a name")
 
 
-def test_a_big_module_is_compiled_in_pieces_that_keep_its_line_numbers(monkeypatch: pytest.MonkeyPatch):
+def test_a_big_module_compiles_each_flow_when_an_event_first_needs_it(monkeypatch: pytest.MonkeyPatch):
     code = compile_source(big_file(300), "big.ppflow").code
     assert code is not None
-    monkeypatch.setattr(cache, "PIECE_LINES", 500)
+    monkeypatch.setattr(cache, "LAZY_LINES", 500)
     pieces = cache.compile_module(code, "big.py")
-    assert len(pieces) > 5
+    deferred = [p for p in pieces if not inspect.iscode(p)]
+    assert sorted(name for name, _, _ in deferred) == sorted([f"_flow_{i}" for i in range(1, 301)] + ["_seg_1"])
     whole: dict[str, Any] = {}
-    split: dict[str, Any] = {}
     exec(compile(code, "big.py", "exec"), whole)
-    for piece in pieces:
-        exec(piece, split)
-    assert sorted(whole) == sorted(split)
-    lines = {name: f.__code__.co_firstlineno for name, f in whole.items() if inspect.isfunction(f)}
-    assert lines == {name: f.__code__.co_firstlineno for name, f in split.items() if inspect.isfunction(f)}
+    split = vars(module_from_code(pieces, "big.ppflow"))
+    assert {n for n in whole if not n.startswith("__")} == {n for n in split if not n.startswith("__")}
+    first = _compiled(split)
+    payload = {"track_event": {"event_seq": 1, "event_timestamp": 1795593600}}
+    assert split["handle"](payload, {}) == whole["handle"](payload, {})
+    ran = {f.__name__ for f in split["_FLOWS_BY_EVENT"][1]}
+    assert _compiled(split) - first == ran  # event 1's flows only: event 2's and the unused segment wait
+    assert 0 < len(ran) < 160
     for seq, visitor in ((1, {}), (2, {"event_count_2": 5, "user_city": "Beijing"}), (2, {"event_count_1": 3})):
         payload = {"track_event": {"event_seq": seq, "event_timestamp": 1795593600}}
         assert split["handle"](payload, dict(visitor)) == whole["handle"](payload, dict(visitor))
-    assert [p.co_firstlineno for p in pieces] == [1] * len(pieces)
-    functions = [c for p in pieces for c in p.co_consts if inspect.iscode(c)]
-    assert [(c.co_name, _lines(c)) for c in functions] == [
-        (c.co_name, _lines(c)) for c in compile(code, "big.py", "exec").co_consts if inspect.iscode(c)
-    ]
+    for name, f in whole.items():  # each compiled alone, with the line numbers of the whole
+        if inspect.isfunction(f) and split[name].__code__.co_name == name:
+            assert (split[name].__code__.co_firstlineno, _lines(split[name].__code__)) == (
+                f.__code__.co_firstlineno,
+                _lines(f.__code__),
+            )
+    assert [p.co_firstlineno for p in pieces if inspect.iscode(p)] == [1, 1]  # the runtime and the tables
+
+
+def _compiled(namespace: dict[str, Any]) -> set[str]:
+    return {name for name, f in namespace.items() if inspect.isfunction(f) and f.__code__.co_name == name}
 
 
 def _lines(code: Any) -> list[int]:

@@ -159,6 +159,24 @@ def test_hostile_string_stays_a_string_and_round_trips(payload):
     assert result["visitor"]["customer_user_type"] == payload
 
 
+def test_a_big_module_is_cut_only_where_the_generator_put_a_def(monkeypatch):
+    """A big module's flows compile one by one, cut at `def _flow_N(` lines
+    (ppdsl/build/cache.py): text that looks like such a line stays a string."""
+    from ppdsl.build import cache
+    from ppdsl.build.loader import module_from_code
+
+    fake = "\ndef _flow_1(R, V, E):\n    __import__('os').system('echo PWN')\ndef _seg_2(V, E):\n"
+    source = (
+        f"agent a\nflow x {{ on any event -> reply a {lit(fake)} }}\nflow y {{ on event 2 -> ticket {lit(fake)} }}\n"
+    )
+    code, _ = build(source)
+    monkeypatch.setattr(cache, "LAZY_LINES", 10)  # any module counts as big
+    pieces = cache.compile_module(code, "big.py")
+    assert [p[0] for p in pieces if type(p) is tuple] == ["_flow_1", "_flow_2"]
+    rules = module_from_code(pieces, "hostile.ppflow")
+    assert [a["text"] for a in rules.handle(ev(2))["actions"]] == [fake, fake]
+
+
 @pytest.mark.parametrize(
     "raw", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x00", "\x1b", "\ufeff"], ids=repr
 )
@@ -374,6 +392,7 @@ PYTHON_NAMES = [
     "handle",
     "EVENTS",
     "_FLOWS",
+    "_FLOWS_BY_EVENT",
     "_BY_NAME",
     "_COUNT_KEYS",
     "_json",

@@ -7,10 +7,15 @@ final counts equal the number of distinct message ids, on every store."""
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from serving import LEAD, Load, envelope, serve_fixture  # noqa: F401 (the serve fixture)
+from serving import LEAD, Load, Server, envelope, serve_fixture  # noqa: F401 (the serve fixture)
+from servers.netns import Namespace
+from servers.postgres import PostgresServer
+from servers.redis import url as redis_url
 
 from ppdsl.store import open_store
 
@@ -52,11 +57,115 @@ def sqlite_store(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'shared.db'}"
 
 
+@pytest.fixture
+def redis_store(redis_server, tmp_path: Path) -> str:
+    return redis_url("redis_server", tmp_path)
+
+
+@pytest.fixture
+def redis_cluster_store(redis_cluster, tmp_path: Path) -> str:
+    return redis_url("redis_cluster", tmp_path)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("store", ["sqlite_store"])
+@pytest.mark.parametrize("store", ["sqlite_store", "postgres_url", "redis_store", "redis_cluster_store"])
 def test_many_services_share_one_store_and_count_each_message_id_once(store, serve, request):
     url = request.getfixturevalue(store)
     servers = [serve(LEAD, "--store", url, "--no-reload") for _ in range(SERVICES)]
     batches, distinct = history(1500, seed=SERVICES)
     load = Load([s.url for s in servers], batches, senders=6).start().join()
     check(load, batches, distinct, url)
+
+
+# -- the store's server fails under load --------------------------------------
+
+
+def outage(load: Load, batches: int, cut, mend, seconds: float = 3.0) -> None:
+    """Cut the store off once a third of the batches are acknowledged, keep it
+    off for `seconds`, then mend it and let the load finish."""
+    while len(load.acknowledged) < batches // 3 and time.monotonic() < load.stop_at:
+        time.sleep(0.01)
+    cut()
+    time.sleep(seconds)
+    mend()
+    load.join()
+
+
+@pytest.fixture
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test's own, which it may stop, listening on every address."""
+    server = PostgresServer(listen="*").start()
+    yield server
+    server.remove()
+
+
+@pytest.mark.slow
+def test_the_store_stopped_under_load_gives_503_and_applies_nothing_twice(postgres, serve):
+    url = postgres.database(timeout=2)
+    servers = [serve(LEAD, "--store", url, "--no-reload") for _ in range(2)]
+    batches, distinct = history(900, seed=7)
+    load = Load([s.url for s in servers], batches, senders=4).start()
+    outage(load, len(batches), postgres.stop, postgres.start)
+    assert load.statuses["503"] > 0, "no request met the stopped store"
+    check(load, batches, distinct, url)
+
+
+@pytest.mark.slow
+def test_redis_stopped_under_load_gives_503_and_applies_nothing_twice(start_redis, serve):
+    server = start_redis("--appendonly", "yes", "--appendfsync", "always")
+    url = f"redis://{server.address}/?timeout=2"
+    servers = [serve(LEAD, "--store", url, "--no-reload") for _ in range(2)]
+    batches, distinct = history(900, seed=7)
+    load = Load([s.url for s in servers], batches, senders=4).start()
+    outage(load, len(batches), server.stop, server.start)
+    assert load.statuses["503"] > 0, "no request met the stopped store"
+    check(load, batches, distinct, url)
+
+
+def services_in_namespaces(
+    postgres: PostgresServer, namespaces: list[Namespace], log: Path
+) -> tuple[list[Server], str]:
+    """SERVICES services, each in a network namespace of its own with two links
+    to this host: clients come over link 0, the store is reached over link 1."""
+    database = postgres.database(timeout=2).rsplit("/", 1)[1].split("?")[0]
+    servers = []
+    for k in range(SERVICES):
+        namespace = Namespace(links=2)
+        namespaces.append(namespace)
+        store = postgres.url(database, host=namespace.links[1].host_address, timeout=2)
+        server = Server(
+            LEAD,
+            ["--store", store, "--no-reload"],
+            log / f"ns-{k}.log",
+            namespace.links[0].address,
+            namespace.command(),
+        )
+        servers.append(server.start())
+    return servers, postgres.url(database)
+
+
+@pytest.mark.slow
+def test_services_on_hosts_of_their_own_share_one_store_across_a_network(postgres, namespaces, tmp_path):
+    servers, url = services_in_namespaces(postgres, namespaces, tmp_path)
+    try:
+        batches, distinct = history(1500, seed=11)
+        load = Load([s.url for s in servers], batches, senders=6).start().join()
+        check(load, batches, distinct, url)
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.mark.slow
+def test_a_service_cut_off_from_the_store_answers_503_until_the_link_is_back(postgres, namespaces, tmp_path):
+    servers, url = services_in_namespaces(postgres, namespaces, tmp_path)
+    try:
+        batches, distinct = history(900, seed=13)
+        load = Load([s.url for s in servers], batches, senders=4).start()
+        cut_off = namespaces[0]
+        outage(load, len(batches), lambda: cut_off.take_down(1), lambda: cut_off.bring_up(1), seconds=5)
+        assert load.statuses["503"] > 0, "no request met the partition"
+        check(load, batches, distinct, url)
+    finally:
+        for server in servers:
+            server.stop()

@@ -1,1 +1,1 @@
-"""Pytest plugins that start real servers on loopback for the tests (tests/conftest.py loads them)."""
+"""Real servers on loopback for the store and Spark tests: pytest plugins that tests/conftest.py loads."""

@@ -40,7 +40,7 @@ class Namespace:
     def __init__(self, links: int = 1):
         global _made
         _made += 1
-        number = (os.getpid() % 100_000) * 16 + _made % 16
+        number = (os.getpid() % 16_384) * 16 + _made % 16  # (number * 4 + link) * 4 < 2**22: inside the /10
         self.name = f"ppdsl-{number}"
         self.links: list[Link] = []
         _ip("netns", "add", self.name)

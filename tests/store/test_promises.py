@@ -5,8 +5,9 @@ lost updates between writers, a rejected event changes nothing, the
 deduplication window, and crash safety under kill -9.
 
 A new store joins by adding one entry to KINDS: how to open another connection
-to the same store, and the URL another process opens it by (None for a store
-that lives in one process, like memory:, whose writers are then threads)."""
+to the same store, the URL another process opens it by (None for a store
+that lives in one process, like memory:, whose writers are then threads), and
+the session fixture that starts its server, if it needs one (tests/servers/)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ from ppdsl.engine.processor import APPLIED, DUPLICATE, REJECTED, Processor
 from ppdsl.store import DEDUP_WINDOW, Change, Conflict, Store
 from ppdsl.store.memory import MemoryStore
 from ppdsl.store.sqlite import SQLiteStore
+from servers.postgres import postgres_database
+from servers import redis as redis_servers
 
 Connector = Callable[[], Store]
 
@@ -46,6 +49,7 @@ class Kind:
     name: str
     connector: Callable[[Path, float], Connector]
     url: Callable[[Path], str] | None
+    server: str | None = None
 
 
 def _memory(folder: Path, window: float) -> Connector:
@@ -57,14 +61,38 @@ def _sqlite(folder: Path, window: float) -> Connector:
     return lambda: SQLiteStore(str(folder / "visitors.db"), window=window)
 
 
+def _postgresql(folder: Path, window: float) -> Connector:
+    from ppdsl.store.postgres import PostgresStore
+
+    url = postgres_database(folder)
+    return lambda: PostgresStore(url, window=window)
+
+
+def _redis(server: str) -> Kind:
+    def url(folder: Path) -> str:
+        return redis_servers.url(server, folder)
+
+    def connector(folder: Path, window: float) -> Connector:
+        from ppdsl.store.redis import RedisStore
+
+        return lambda: RedisStore(url(folder), window=window)
+
+    return Kind(server.replace("_server", "").replace("_", "-"), connector, url, server)
+
+
 KINDS = [
     pytest.param(Kind("memory", _memory, None), id="memory"),
     pytest.param(Kind("sqlite", _sqlite, lambda folder: f"sqlite:///{folder / 'visitors.db'}"), id="sqlite"),
+    pytest.param(Kind("postgresql", _postgresql, postgres_database), id="postgresql"),
+    pytest.param(_redis("redis_server"), id="redis"),
+    pytest.param(_redis("redis_cluster"), id="redis-cluster"),
 ]
 
 
 @pytest.fixture(params=KINDS)
 def kind(request: pytest.FixtureRequest) -> Kind:
+    if request.param.server is not None:
+        request.getfixturevalue(request.param.server)  # started once per session
     return request.param
 
 
