@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-# the browser tests' fixtures (tests/browser/harness.py), the store tests' servers (tests/servers/)
-pytest_plugins = ["browser.harness", "servers.netns", "servers.postgres", "servers.redis"]
+# the browser tests' fixtures (tests/browser/harness.py), the servers some tests start (tests/servers/)
+pytest_plugins = ["browser.harness", "servers.netns", "servers.postgres", "servers.redis", "servers.spark"]
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

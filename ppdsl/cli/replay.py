@@ -60,7 +60,18 @@ from .output import describe, json_bytes, write_stdout
     type=click.Choice(["local", "spark"]),
     default="local",
     show_default=True,
-    help="Where to run: this machine, or a Spark cluster (ppdsl[spark]).",
+    help="Where to run: this machine, or a Spark cluster (ppdsl[spark]; needs --output).",
+)
+@click.option(
+    "--master",
+    metavar="URL",
+    help="With --engine spark: the Spark master (local[N], spark://HOST:PORT, ...); "
+    "default: spark.master of the Spark configuration, else local[2].",
+)
+@click.option(
+    "--output",
+    metavar="DIR",
+    help="With --engine spark: write DIR/states.parquet and DIR/actions.parquet (docs/operations.md).",
 )
 @click.option(
     "--progress/--no-progress", default=None, help="A progress bar on stderr (default: when stderr is a terminal)."
@@ -76,6 +87,8 @@ def replay(
     strict: bool,
     jobs: int,
     engine: str,
+    master: Optional[str],
+    output: Optional[str],
     progress: Optional[bool],
 ) -> None:
     """Run a history of events (JSON lines, one envelope a line) through FLOW.
@@ -91,6 +104,7 @@ def replay(
         ppdsl replay examples/lead_routing.ppflow examples/history.jsonl.gz --store visitors.db
         ppdsl replay lead.ppflow history.jsonl.gz --store visitors.db --jobs 2 --actions actions.jsonl
         ppdsl replay lead.ppflow history.jsonl.gz --diff lead_v2.ppflow
+        ppdsl replay lead.ppflow day-*.jsonl.gz --engine spark --master spark://head:7077 --output out/
 
     With --store, a replay that is stopped or killed resumes where it was when
     run again, and a history replayed twice changes nothing the second time.
@@ -101,8 +115,7 @@ def replay(
     from ..store import StoreError, masked
     from .runner import load_rules
 
-    if engine == "spark":
-        raise click.UsageError("--engine spark needs ppdsl[spark], which this version of ppdsl does not have yet")
+    _check_engine(engine, master, output, actions, jobs, other)
     if other is not None and (store is not None or actions is not None or jobs != 1):
         raise click.UsageError(
             "--diff runs both flows in memory, in one process: leave out --store, --actions and --jobs"
@@ -110,7 +123,11 @@ def replay(
     rules = load_rules(str(flow), quiet=False)
     if rules is None:
         sys.exit(1)
-    show = _progress_bar() if (progress if progress is not None else sys.stderr.isatty()) else None
+    showing = progress if progress is not None else sys.stderr.isatty()
+    if engine == "spark":
+        assert output is not None
+        sys.exit(_on_spark(flow, events, store, output, master, order, strict, as_json, showing))
+    show = _progress_bar() if showing else None
     try:
         if other is not None:
             rules_b = load_rules(str(other), quiet=False)
@@ -140,6 +157,107 @@ def replay(
         write_stdout(json_bytes(report) + b"\n")
     else:
         click.echo(_text(report))
+
+
+def _check_engine(
+    engine: str,
+    master: Optional[str],
+    output: Optional[str],
+    actions: Optional[str],
+    jobs: int,
+    other: Optional[Path],
+) -> None:
+    if engine == "local":
+        if master is not None or output is not None:
+            raise click.UsageError("--master and --output go with --engine spark")
+        return
+    if output is None:
+        raise click.UsageError("--engine spark writes its states and actions as Parquet: give --output DIR")
+    if actions is not None or jobs != 1 or other is not None:
+        raise click.UsageError(
+            "--engine spark writes the actions to DIR/actions.parquet and spreads the work itself: "
+            "leave out --actions, --jobs and --diff"
+        )
+
+
+def _on_spark(
+    flow: Path,
+    events: tuple[str, ...],
+    store: Optional[str],
+    output: str,
+    master: Optional[str],
+    order: str,
+    strict: bool,
+    as_json: bool,
+    showing: bool,
+) -> int:
+    """Replay on Spark; the summary of a local replay, and where the Parquet files are."""
+    import os
+    import tempfile
+
+    from ..build.loader import generate_or_raise, read_source
+    from ..engine.replay import ReplayError, StrictStop
+    from ..engine.spark import replay_on_spark
+    from ..store import StoreError, open_store
+
+    def say(message: str) -> None:
+        if showing:
+            click.echo(f"spark: {message}", err=True)
+
+    source, _ = generate_or_raise(read_source(flow), str(flow))
+    log = os.path.join(tempfile.gettempdir(), f"ppdsl-spark-{os.getpid()}.log")
+    try:
+        if store is not None:
+            open_store(store).close()  # a store that can't be used stops us before Spark starts
+        result = replay_on_spark(
+            source,
+            str(flow),
+            events,
+            output,
+            master=master,
+            order=order,
+            strict=strict,
+            store=(lambda: open_store(store)) if store is not None else None,
+            say=say,
+            log=log,
+        )
+    except StrictStop as exc:
+        click.echo(f"error: {printable(str(exc))} (--strict)", err=True)
+        _remove(log)
+        return 1
+    except (StoreError, ReplayError) as exc:
+        click.echo(f"error: {printable(str(exc))}", err=True)
+        if log not in str(exc):  # Spark's log is kept only where an error names it
+            _remove(log)
+        return 2
+    except OSError as exc:
+        click.echo(f"error: {printable(str(exc.filename or ''))}: {exc.strerror or exc}", err=True)
+        _remove(log)
+        return 2
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted: nothing was kept", err=True)
+        _remove(log)
+        return 130
+    _remove(log)
+    report = result.summary.as_json()
+    report["store"] = store or "memory: (dry run)"
+    report["output"] = {"directory": output, "states": result.states, "actions": result.actions}
+    if as_json:
+        write_stdout(json_bytes(report) + b"\n")
+    else:
+        click.echo(_text(report))
+        click.echo(
+            f"written to {printable(output)}: states.parquet ({result.states:,} visitors), "
+            f"actions.parquet ({result.actions:,} actions)"
+        )
+    return 0
+
+
+def _remove(path: str) -> None:
+    import os
+
+    if os.path.exists(path):
+        os.unlink(path)
 
 
 def _replay(

@@ -197,10 +197,18 @@ def test_jobs_with_standard_input_is_a_usage_error(cli, tmp_path):
 # ------------------------------------------------------------- usage and help
 
 
-def test_engine_spark_is_a_clear_usage_error(events):
-    result = replay(LEAD, events, "--engine", "spark")
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--engine", "spark"], "give --output DIR"),
+        (["--master", "local[2]"], "--master and --output go with --engine spark"),
+        (["--engine", "spark", "--output", "o", "--jobs", "2"], "leave out --actions, --jobs and --diff"),
+    ],
+)
+def test_spark_options_are_checked_before_anything_starts(events, args, says):
+    result = replay(LEAD, events, *args)
     assert result.exit_code == 2
-    assert "--engine spark needs ppdsl[spark]" in result.stderr
+    assert says in result.stderr
     assert "Traceback" not in result.output
 
 

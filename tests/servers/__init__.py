@@ -1,1 +1,1 @@
-"""Real servers on loopback for the store tests: pytest plugins that tests/conftest.py loads."""
+"""Real servers on loopback for the store and Spark tests: pytest plugins that tests/conftest.py loads."""
