@@ -180,8 +180,9 @@ def _check(config: Config) -> None:
         sys.exit(1)
     try:
         open_store(config.store).close()
-    except StoreError as exc:
-        raise click.UsageError(str(exc)) from None
+    except StoreError as exc:  # one line, as replay and visitors say it (the password masked)
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
     if config.webhook:
         try:
             Sender(config.webhook, config.webhook_secret, config.webhook_timeout).close()

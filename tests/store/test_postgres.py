@@ -75,12 +75,12 @@ def test_a_wrong_password_port_host_or_database_is_one_line_at_open(postgres_url
         assert "not-the-password" not in message and PASSWORD not in message
 
 
-@pytest.mark.parametrize("command", ["visitors", "replay"])
+@pytest.mark.parametrize("command", ["visitors", "replay", "serve"])
 def test_the_commands_say_so_at_start_up_with_the_password_masked(postgres_url, tmp_path, command):
     events = write(tmp_path / "h.jsonl", history(10))
     for url, reason in _wrong(postgres_url):
-        args = [url, "--count"] if command == "visitors" else [LEAD, events, "--store", url]
-        result = cli(command, *args)
+        args = {"visitors": [url, "--count"], "replay": [LEAD, events, "--store", url], "serve": [LEAD, "--store", url]}
+        result = cli(command, *args[command])
         assert result.exit_code == 2, result.output
         assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
         assert reason in result.stderr and "not-the-password" not in result.stderr and PASSWORD not in result.stderr

@@ -61,9 +61,11 @@ def test_a_malformed_url_is_refused_before_connecting(bad, words):
         open_store(bad)
 
 
-def test_the_cli_refuses_a_wrong_password_in_one_line(start_redis, cli):
+@pytest.mark.parametrize("command", ["visitors", "serve"])
+def test_the_cli_refuses_a_wrong_password_in_one_line(start_redis, cli, command):
     server = start_redis("--requirepass", "right-secret")
-    result = cli("visitors", f"redis://:wrong-secret@{server.address}/", "--count")
+    url = f"redis://:wrong-secret@{server.address}/"
+    result = cli(command, *([url, "--count"] if command == "visitors" else [LEAD, "--store", url]))
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     assert "wrong-secret" not in result.stderr + result.stdout
