@@ -10,6 +10,7 @@ import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from serving import LEAD, Load, Server, envelope, serve_fixture  # noqa: F401 (the serve fixture)
@@ -99,27 +100,25 @@ def postgres() -> Iterator[PostgresServer]:
     server.remove()
 
 
-@pytest.mark.slow
-def test_the_store_stopped_under_load_gives_503_and_applies_nothing_twice(postgres, serve):
-    url = postgres.database(timeout=2)
-    servers = [serve(LEAD, "--store", url, "--no-reload") for _ in range(2)]
-    batches, distinct = history(900, seed=7)
-    load = Load([s.url for s in servers], batches, senders=4).start()
-    outage(load, len(batches), postgres.stop, postgres.start)
-    assert load.statuses["503"] > 0, "no request met the stopped store"
-    check(load, batches, distinct, url)
-
-
-@pytest.mark.slow
-def test_redis_stopped_under_load_gives_503_and_applies_nothing_twice(start_redis, serve):
-    server = start_redis("--appendonly", "yes", "--appendfsync", "always")
-    url = f"redis://{server.address}/?timeout=2"
+def stopped_under_load(url: str, server: Any, serve: Any) -> None:
+    """Two services on the store at `url`; its server stopped for a while under load, then started again."""
     servers = [serve(LEAD, "--store", url, "--no-reload") for _ in range(2)]
     batches, distinct = history(900, seed=7)
     load = Load([s.url for s in servers], batches, senders=4).start()
     outage(load, len(batches), server.stop, server.start)
     assert load.statuses["503"] > 0, "no request met the stopped store"
     check(load, batches, distinct, url)
+
+
+@pytest.mark.slow
+def test_postgresql_stopped_under_load_gives_503_and_applies_nothing_twice(postgres, serve):
+    stopped_under_load(postgres.database(timeout=2), postgres, serve)
+
+
+@pytest.mark.slow
+def test_redis_stopped_under_load_gives_503_and_applies_nothing_twice(start_redis, serve):
+    server = start_redis("--appendonly", "yes", "--appendfsync", "always")
+    stopped_under_load(f"redis://{server.address}/?timeout=2", server, serve)
 
 
 def services_in_namespaces(
