@@ -107,7 +107,13 @@ class PostgresStore:
 
     def _kwargs(self) -> dict[str, Any]:
         timeout_ms = int(self.timeout * 1000)
-        options = f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}"
+        # idle_in_transaction_session_timeout: a writer cut off mid-commit (its COMMIT never comes) must not
+        # hold its visitors' row locks until the server's keepalives notice, hours later: every other writer
+        # of those visitors would wait for them
+        options = (
+            f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}"
+            f" -c idle_in_transaction_session_timeout={timeout_ms}"
+        )
         given = dict(parse_qsl(urlsplit(self._conninfo).query))
         kwargs: dict[str, Any] = {"autocommit": True}
         if "connect_timeout" not in given:

@@ -298,3 +298,28 @@ def test_replay_and_visitors_through_the_command_line(postgres_url, tmp_path):
     assert plan.exit_code == 0 and plan.stdout == f"{len(outputs[lite])}\n"
     assert "plan: pushed down to PostgreSQL (JSONB)" in plan.stderr
     assert "Scan on visitors" in plan.stderr  # PostgreSQL's own EXPLAIN
+
+
+def test_a_writer_stalled_mid_commit_does_not_block_the_others_for_long(postgres_url):
+    """A service cut off from the network (or frozen) after its UPDATE and before
+    its COMMIT holds its visitors' row locks; the server ends that transaction
+    after the store's timeout, so the other writers carry on."""
+    url = postgres_url + "?timeout=1"
+    stalled, other = open_store(url), open_store(url)
+    try:
+        other.commit(Change(states={"v-1": ({"event_count_1": 1}, 0)}))
+        # the server ends the stalled session: its connection says so when it is given back
+        with pytest.raises(psycopg.errors.IdleInTransactionSessionTimeout), stalled._connections() as conn:  # type: ignore[attr-defined]
+            conn.execute("BEGIN")
+            conn.execute("UPDATE visitors SET version = version WHERE id = 'v-1'")  # the lock, then silence
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    other.commit(Change(states={"v-1": ({"event_count_1": 2}, 1)}))
+                    break
+                except StoreError:  # the lock's wait timed out: the service answers 503, the browser retries
+                    assert time.monotonic() < deadline, "the stalled transaction still holds the visitor"
+        assert other.load(["v-1"])["v-1"] == ({"event_count_1": 2}, 2)
+    finally:
+        stalled.close()
+        other.close()
