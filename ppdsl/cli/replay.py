@@ -13,6 +13,7 @@ import click
 from ..lang.printable import printable
 from .common import FILE
 from .output import describe, json_bytes, write_stdout
+from .run_options import STORE_URLS
 
 
 @click.command()
@@ -21,7 +22,7 @@ from .output import describe, json_bytes, write_stdout
 @click.option(
     "--store",
     metavar="URL",
-    help="Read and write visitor state here: a file path (SQLite), sqlite:///PATH or memory:. "
+    help=f"Read and write visitor state here: {STORE_URLS}. "
     "Without it, a dry run: state starts empty and stays in memory.",
 )
 @click.option(

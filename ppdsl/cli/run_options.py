@@ -4,6 +4,9 @@ can read the table without loading click."""
 
 from __future__ import annotations
 
+STORE_URLS = "a file path (SQLite), sqlite:///PATH, memory:, postgresql://USER:PASSWORD@HOST/DB or redis://HOST:PORT/"
+"""The store URLs every --store takes (replay, run, serve; docs/operations.md)."""
+
 
 class Option:
     """One option of `run`. A plain class: dataclasses would cost the fast path its import time."""
@@ -66,7 +69,7 @@ RUN_OPTIONS = (
         ("--store",),
         "store",
         "value",
-        "Run against a visitor in a store (a file path for SQLite, sqlite:///PATH or memory:) and commit "
+        f"Run against a visitor in a store ({STORE_URLS}) and commit "
         "the new state there; needs --visitor-id. The event may carry a message_id: a repeated one changes nothing.",
         metavar="URL",
         fast=False,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Optional
 import click
 
 from .common import FILE
+from .run_options import STORE_URLS
 
 if TYPE_CHECKING:
     from ..serve.config import Config
@@ -40,7 +41,7 @@ def rate_notation(text: Optional[str]) -> Optional[str]:
     default="visitors.db",
     show_default=True,
     metavar="URL",
-    help="Visitor state: a file path (SQLite, created if missing), sqlite:///PATH or memory: (gone at exit).",
+    help=f"Visitor state: {STORE_URLS}. An SQLite file is created if missing; memory: is gone at exit.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: every interface).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
