@@ -27,7 +27,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -107,12 +107,17 @@ class PostgresStore:
 
     def _kwargs(self) -> dict[str, Any]:
         timeout_ms = int(self.timeout * 1000)
-        # idle_in_transaction_session_timeout: a writer cut off mid-commit (its COMMIT never comes) must not
-        # hold its visitors' row locks until the server's keepalives notice, hours later: every other writer
-        # of those visitors would wait for them
+        # A writer frozen or cut off mid-commit must not hold its visitors' row locks for hours (every other
+        # writer of those visitors would wait). The server ends a transaction idle for `timeout`
+        # (idle_in_transaction_session_timeout, armed after each Sync: see commit). Between two messages,
+        # where none of its timers runs, its TCP settings find a client that vanished: tcp_user_timeout
+        # when its data goes unacknowledged, keepalives (every timeout/3 s, twice) when it has none to send.
+        probe = max(1, math.ceil(self.timeout / 3))
         options = (
             f"-c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}"
             f" -c idle_in_transaction_session_timeout={timeout_ms}"
+            f" -c tcp_keepalives_idle={probe} -c tcp_keepalives_interval={probe} -c tcp_keepalives_count=2"
+            f" -c tcp_user_timeout={timeout_ms}"
         )
         given = dict(parse_qsl(urlsplit(self._conninfo).query))
         kwargs: dict[str, Any] = {"autocommit": True}
@@ -267,37 +272,46 @@ class PostgresStore:
         # and gives how many visitors kept the version that was read
         query = f"WITH {', '.join(parts)} SELECT {'(SELECT count(*) FROM updated)' if updated[0] else 0}"
         try:
-            with self._connections() as conn, conn.pipeline(), conn.transaction():  # BEGIN goes with the statement
+            with self._connections() as conn, conn.pipeline() as pipeline, conn.transaction():
                 cur = conn.cursor()
-                if parts and cur.execute(query, params).fetchone()[0] != len(updated[0]):
+
+                def execute(statement: str, values: Any = ()) -> Any:
+                    # BEGIN goes with the first statement, and every statement with a Sync: only after a
+                    # Sync does the server time a silent client out (idle_in_transaction_session_timeout),
+                    # so a writer frozen or cut off here can't hold its visitors' row locks for hours
+                    cur.execute(statement, values)
+                    pipeline.sync()
+                    return cur
+
+                if parts and execute(query, params).fetchone()[0] != len(updated[0]):
                     raise Conflict("visitor")
-                self._cursors(cur, change)
-                self._move_window(cur, change.newest)
+                self._cursors(execute, change)
+                self._move_window(execute, change.newest)
         except (errors.UniqueViolation, errors.SerializationFailure, errors.DeadlockDetected):
             raise Conflict("visitor or message id") from None
         except (psycopg.Error, PoolTimeout) as exc:
             raise self._failed(exc, "nothing of this batch was written") from None
 
-    def _cursors(self, cur: Any, change: Change) -> None:
+    def _cursors(self, execute: Callable[..., Any], change: Change) -> None:
         for key, value in change.expect.items():
-            row = cur.execute("SELECT value FROM cursors WHERE key = %s FOR UPDATE", (key,)).fetchone()
+            row = execute("SELECT value FROM cursors WHERE key = %s FOR UPDATE", (key,)).fetchone()
             if (json.loads(row[0]) if row else None) != value:
                 raise CursorMoved(f"store {self.url}: {MOVED}")
         for key, value in change.cursors.items():
             text = json.dumps(value)
             if key in change.expect and change.expect[key] is None:  # a second writer fails on the key
-                cur.execute("INSERT INTO cursors (key, value) VALUES (%s, %s)", (key, text))
+                execute("INSERT INTO cursors (key, value) VALUES (%s, %s)", (key, text))
             else:
-                cur.execute(
+                execute(
                     "INSERT INTO cursors (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = %s",
                     (key, text, text),
                 )
 
-    def _move_window(self, cur: Any, newest: Optional[float]) -> None:
+    def _move_window(self, execute: Callable[..., Any], newest: Optional[float]) -> None:
         """Forget message ids older than the window, about once a day of event time per process."""
         if newest is not None and newest - self._pruned_at > self.window / 7:
             self._pruned_at = newest
-            cur.execute("DELETE FROM seen WHERE time < %s", (newest - self.window,))
+            execute("DELETE FROM seen WHERE time < %s", (newest - self.window,))
 
     def close(self) -> None:
         if self._pool is not None and self._pid == os.getpid():

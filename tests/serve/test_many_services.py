@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,14 +89,6 @@ def outage(load: Load, batches: int, cut, mend, seconds: float = 3.0) -> None:
     time.sleep(seconds)
     mend()
     load.join()
-
-
-@pytest.fixture
-def postgres() -> Iterator[PostgresServer]:
-    """A PostgreSQL server of this test's own, which it may stop, listening on every address."""
-    server = PostgresServer(listen="*").start()
-    yield server
-    server.remove()
 
 
 def stopped_under_load(url: str, server: Any, serve: Any) -> None:

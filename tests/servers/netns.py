@@ -25,7 +25,7 @@ _made = 0  # namespaces made by this process
 class Link:
     host_address: str  # the host's end: a server on the host listens here
     address: str  # the namespace's end
-    host_interface: str
+    interface: str  # the namespace's end of the veth pair
 
 
 def _ip(*args: str) -> None:
@@ -55,7 +55,7 @@ class Namespace:
                 _ip("link", "set", host_if, "up")
                 _ip("-n", self.name, "addr", "add", f"{block + 2}/30", "dev", inner_if)
                 _ip("-n", self.name, "link", "set", inner_if, "up")
-                self.links.append(Link(str(block + 1), str(block + 2), host_if))
+                self.links.append(Link(str(block + 1), str(block + 2), inner_if))
         except BaseException:
             self.close()
             raise
@@ -65,11 +65,13 @@ class Namespace:
         return ["ip", "netns", "exec", self.name]
 
     def take_down(self, link: int) -> None:
-        """Cut a link: packets between the namespace and the host's end are dropped."""
-        _ip("link", "set", self.links[link].host_interface, "down")
+        """Cut a link at the namespace's end, as a cable pulled out of that host:
+        what the host sends over it fails there, and what is sent to it is
+        dropped silently (the host's end stays up, so its route stays)."""
+        _ip("-n", self.name, "link", "set", self.links[link].interface, "down")
 
     def bring_up(self, link: int) -> None:
-        _ip("link", "set", self.links[link].host_interface, "up")
+        _ip("-n", self.name, "link", "set", self.links[link].interface, "up")
 
     def close(self) -> None:
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)  # its veth pairs go with it

@@ -7,6 +7,7 @@ starts its own server at first use and stops it, by its pid, at the end.
 
     url = postgres_database()   # a fresh database on the shared server
     server = PostgresServer().start()   # a private one a test can stop; server.remove() at the end
+    def test_x(postgres): ...           # the fixture: a private one on every address, removed after the test
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
@@ -186,6 +188,14 @@ def postgres_database(folder: Optional[Path] = None) -> str:
 def postgres_url() -> str:
     """The URL of a fresh database on this process's PostgreSQL server."""
     return postgres_database()
+
+
+@pytest.fixture
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the test's own, which it may stop, listening on every address."""
+    server = PostgresServer(listen="*").start()
+    yield server
+    server.remove()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 import time
 from typing import Any
@@ -27,6 +29,7 @@ from ppdsl.engine.envelope import parse_envelope, visitor_keys
 from ppdsl.engine.processor import APPLIED, DUPLICATE, Processor
 from ppdsl.store import Change, StoreError, masked, open_store
 from ppdsl.store.postgres import _MIGRATIONS, SCHEMA, PostgresStore
+from servers.netns import Namespace
 from servers.postgres import PASSWORD, PostgresServer, postgres_database, postgres_server
 
 
@@ -300,26 +303,92 @@ def test_replay_and_visitors_through_the_command_line(postgres_url, tmp_path):
     assert "Scan on visitors" in plan.stderr  # PostgreSQL's own EXPLAIN
 
 
-def test_a_writer_stalled_mid_commit_does_not_block_the_others_for_long(postgres_url):
-    """A service cut off from the network (or frozen) after its UPDATE and before
-    its COMMIT holds its visitors' row locks; the server ends that transaction
-    after the store's timeout, so the other writers carry on."""
+def commit_once_the_visitor_is_free(store: Any, seconds: float = 15) -> None:
+    """Commit v-1's second state, again and again while another writer's
+    transaction holds the visitor (each wait ends after the store's timeout:
+    the service answers 503, the browser retries), for `seconds` at most."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            store.commit(Change(states={"v-1": ({"event_count_1": 2}, 1)}))
+            return
+        except StoreError:
+            assert time.monotonic() < deadline, "the other writer's transaction still holds the visitor"
+
+
+def test_a_writer_stalled_mid_commit_does_not_block_the_others_for_long(postgres_url, monkeypatch):
+    """A service frozen (or cut off from the network) in the middle of its
+    commit, after its UPDATE and before its COMMIT, holds its visitors' row
+    locks; the server ends that transaction after the store's timeout, so the
+    other writers carry on, and the frozen commit fails without writing."""
     url = postgres_url + "?timeout=1"
     stalled, other = open_store(url), open_store(url)
+    other.commit(Change(states={"v-1": ({"event_count_1": 1}, 0)}))
+    frozen, thaw = threading.Event(), threading.Event()
+
+    def freeze(*_: Any) -> None:  # the writer stops between two statements of its transaction
+        frozen.set()
+        thaw.wait(30)
+
+    monkeypatch.setattr(stalled, "_move_window", freeze)
+    failed: list[BaseException] = []
+
+    def commit() -> None:
+        try:
+            stalled.commit(Change(states={"v-1": ({"event_count_1": 9}, 1)}))
+        except BaseException as exc:  # noqa: BLE001 - the test reads it
+            failed.append(exc)
+
+    writer = threading.Thread(target=commit)
+    writer.start()
     try:
-        other.commit(Change(states={"v-1": ({"event_count_1": 1}, 0)}))
-        # the server ends the stalled session: its connection says so when it is given back
-        with pytest.raises(psycopg.errors.IdleInTransactionSessionTimeout), stalled._connections() as conn:  # type: ignore[attr-defined]
-            conn.execute("BEGIN")
-            conn.execute("UPDATE visitors SET version = version WHERE id = 'v-1'")  # the lock, then silence
-            deadline = time.monotonic() + 15
-            while True:
-                try:
-                    other.commit(Change(states={"v-1": ({"event_count_1": 2}, 1)}))
-                    break
-                except StoreError:  # the lock's wait timed out: the service answers 503, the browser retries
-                    assert time.monotonic() < deadline, "the stalled transaction still holds the visitor"
+        assert frozen.wait(10)
+        commit_once_the_visitor_is_free(other)
+        thaw.set()
+        writer.join(10)
+        assert failed and isinstance(failed[0], StoreError), failed  # the server ended it: nothing written
         assert other.load(["v-1"])["v-1"] == ({"event_count_1": 2}, 2)
     finally:
+        thaw.set()
         stalled.close()
+        other.close()
+
+
+# a writer on a host of its own (a network namespace): its UPDATE reaches the server, then the host is gone
+_VANISHING_WRITER = """
+import sys, time
+from ppdsl.store import open_store
+store = open_store(sys.argv[1])
+with store._connections() as conn, conn.pipeline():
+    conn.execute("BEGIN")
+    conn.execute("UPDATE visitors SET version = version WHERE id = 'v-1' RETURNING 1").fetchone()
+    print("locked", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.slow
+def test_a_writer_whose_host_vanishes_mid_commit_does_not_block_the_others_for_long(postgres, namespaces):
+    """A service's host that dies between two messages of a commit (no statement
+    or idle timer of the server runs then) holds its visitors' row locks until
+    the server's TCP finds it gone: after about the store's timeout (the
+    session's tcp_user_timeout and keepalives), not minutes or hours later."""
+    database = postgres.database(timeout=1).rsplit("/", 1)[1].split("?")[0]
+    other = open_store(postgres.url(database, timeout=1))
+    other.commit(Change(states={"v-1": ({"event_count_1": 1}, 0)}))
+    host = Namespace(links=1)
+    namespaces.append(host)
+    remote = postgres.url(database, host=host.links[0].host_address, timeout=1)
+    writer = subprocess.Popen(
+        [*host.command(), sys.executable, "-c", _VANISHING_WRITER, remote], stdout=subprocess.PIPE
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == b"locked\n"
+        host.take_down(0)  # the host goes dark: not a packet more, not even the FIN of its closing socket
+        writer.kill()
+        writer.wait(10)
+        commit_once_the_visitor_is_free(other)
+        assert other.load(["v-1"])["v-1"] == ({"event_count_1": 2}, 2)
+    finally:
+        writer.kill()
         other.close()
