@@ -27,7 +27,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -273,45 +273,45 @@ class PostgresStore:
         query = f"WITH {', '.join(parts)} SELECT {'(SELECT count(*) FROM updated)' if updated[0] else 0}"
         try:
             with self._connections() as conn, conn.pipeline() as pipeline, conn.transaction():
+                # BEGIN, the batch's statement and the cursors' checks travel together, with a Sync: only
+                # after a Sync does the server time a silent client out (idle_in_transaction_session_timeout),
+                # so a writer frozen or cut off while ppdsl waits can't hold its visitors' row locks for hours
                 cur = conn.cursor()
-
-                def execute(statement: str, values: Any = ()) -> Any:
-                    # BEGIN goes with the first statement, and every statement with a Sync: only after a
-                    # Sync does the server time a silent client out (idle_in_transaction_session_timeout),
-                    # so a writer frozen or cut off here can't hold its visitors' row locks for hours
-                    cur.execute(statement, values)
-                    pipeline.sync()
-                    return cur
-
-                if parts and execute(query, params).fetchone()[0] != len(updated[0]):
+                if parts:
+                    cur.execute(query, params)
+                checks = [(key, value, conn.cursor()) for key, value in change.expect.items()]
+                for key, _, check in checks:
+                    check.execute("SELECT value FROM cursors WHERE key = %s FOR UPDATE", (key,))
+                pipeline.sync()
+                if parts and cur.fetchone()[0] != len(updated[0]):
                     raise Conflict("visitor")
-                self._cursors(execute, change)
-                self._move_window(execute, change.newest)
+                for _, value, check in checks:
+                    row = check.fetchone()
+                    if (json.loads(row[0]) if row else None) != value:
+                        raise CursorMoved(f"store {self.url}: {MOVED}")
+                for statement, values in self._writes(change):  # nothing to wait for: COMMIT and its Sync follow
+                    cur.execute(statement, values)
         except (errors.UniqueViolation, errors.SerializationFailure, errors.DeadlockDetected):
             raise Conflict("visitor or message id") from None
         except (psycopg.Error, PoolTimeout) as exc:
             raise self._failed(exc, "nothing of this batch was written") from None
 
-    def _cursors(self, execute: Callable[..., Any], change: Change) -> None:
-        for key, value in change.expect.items():
-            row = execute("SELECT value FROM cursors WHERE key = %s FOR UPDATE", (key,)).fetchone()
-            if (json.loads(row[0]) if row else None) != value:
-                raise CursorMoved(f"store {self.url}: {MOVED}")
+    def _writes(self, change: Change) -> list[tuple[str, tuple[Any, ...]]]:
+        """The replay cursors to write, and about once a day of event time per process, forgetting
+        the message ids older than the window."""
+        writes: list[tuple[str, tuple[Any, ...]]] = []
         for key, value in change.cursors.items():
             text = json.dumps(value)
             if key in change.expect and change.expect[key] is None:  # a second writer fails on the key
-                execute("INSERT INTO cursors (key, value) VALUES (%s, %s)", (key, text))
+                writes.append(("INSERT INTO cursors (key, value) VALUES (%s, %s)", (key, text)))
             else:
-                execute(
-                    "INSERT INTO cursors (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = %s",
-                    (key, text, text),
-                )
-
-    def _move_window(self, execute: Callable[..., Any], newest: Optional[float]) -> None:
-        """Forget message ids older than the window, about once a day of event time per process."""
+                upsert = "INSERT INTO cursors (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE SET value = %s"
+                writes.append((upsert, (key, text, text)))
+        newest = change.newest
         if newest is not None and newest - self._pruned_at > self.window / 7:
             self._pruned_at = newest
-            execute("DELETE FROM seen WHERE time < %s", (newest - self.window,))
+            writes.append(("DELETE FROM seen WHERE time < %s", (newest - self.window,)))
+        return writes
 
     def close(self) -> None:
         if self._pool is not None and self._pid == os.getpid():

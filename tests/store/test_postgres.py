@@ -326,11 +326,12 @@ def test_a_writer_stalled_mid_commit_does_not_block_the_others_for_long(postgres
     other.commit(Change(states={"v-1": ({"event_count_1": 1}, 0)}))
     frozen, thaw = threading.Event(), threading.Event()
 
-    def freeze(*_: Any) -> None:  # the writer stops between two statements of its transaction
+    def freeze(*_: Any) -> list[Any]:  # the writer stops between two statements of its transaction
         frozen.set()
         thaw.wait(30)
+        return []
 
-    monkeypatch.setattr(stalled, "_move_window", freeze)
+    monkeypatch.setattr(stalled, "_writes", freeze)
     failed: list[BaseException] = []
 
     def commit() -> None:
