@@ -27,6 +27,7 @@ import logging
 import math
 import os
 import re
+import threading
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -95,6 +96,7 @@ class PostgresStore:
         self.pool_size, self.timeout = options["pool_size"], options["timeout"]
         self._pool: Optional[Any] = None
         self._pid = 0
+        self._checking = threading.Lock()
         try:
             with psycopg.connect(self._conninfo, **self._kwargs()) as conn:
                 self._prepare(conn)
@@ -138,6 +140,7 @@ class PostgresStore:
         """This process's pool, opened at first use: a forked child opens its own."""
         if self._pool is None or self._pid != os.getpid():
             self._pid = os.getpid()
+            self._checking = threading.Lock()
             self._pool = ConnectionPool(
                 self._conninfo,
                 kwargs=self._kwargs(),
@@ -151,11 +154,8 @@ class PostgresStore:
 
     def _failed(self, exc: BaseException, doing: str) -> StoreError:
         """The StoreError for a driver error; after a lost connection, the pool drops its dead ones."""
-        if isinstance(exc, (psycopg.OperationalError, PoolTimeout)) and self._pool is not None:
-            try:
-                self._pool.check()
-            except Exception:  # noqa: BLE001 - checking is best effort; the next use reconnects
-                pass
+        if isinstance(exc, (psycopg.OperationalError, PoolTimeout)):
+            self._check_pool()
         if isinstance(exc, PoolTimeout):
             reason = f"no connection within {self.timeout:g} s (is the server up?)"
         else:
@@ -163,6 +163,23 @@ class PostgresStore:
         if isinstance(exc, (psycopg.OperationalError, PoolTimeout)):
             doing += "; try again when the server is back"
         return StoreError(f"PostgreSQL store {self.url}: {reason}; {doing}")
+
+    def _check_pool(self) -> None:
+        """Let the pool test its idle connections and replace the dead ones, in a thread of its own: while
+        the network is cut each test waits up to `timeout`, which is no time to keep a request waiting."""
+        pool, checking = self._pool, self._checking
+        if pool is None or not checking.acquire(blocking=False):  # one check at a time
+            return
+
+        def check() -> None:
+            try:
+                pool.check()
+            except Exception:  # noqa: BLE001 - checking is best effort; the next use reconnects
+                pass
+            finally:
+                checking.release()
+
+        threading.Thread(target=check, name="ppdsl-pool-check", daemon=True).start()
 
     def _reason(self, exc: BaseException) -> str:
         text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())

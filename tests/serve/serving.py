@@ -156,7 +156,7 @@ class Load:
         return self
 
     def _send(self, mine: range) -> None:
-        with httpx.Client(timeout=5) as client:
+        with httpx.Client(timeout=15) as client:  # patient enough for a 503 that waited out a cut network
             for attempt, n in enumerate(mine):
                 while time.monotonic() < self.stop_at:
                     url = self.urls[(n + attempt) % len(self.urls)]

@@ -19,12 +19,14 @@ from conftest import need
 
 _BASE = ipaddress.IPv4Address("100.64.0.0")
 _made = 0  # namespaces made by this process
+_NOWHERE = "02:00:00:00:00:01"  # a locally administered hardware address no interface here has
 
 
 @dataclass(frozen=True)
 class Link:
     host_address: str  # the host's end: a server on the host listens here
     address: str  # the namespace's end
+    host_interface: str
     interface: str  # the namespace's end of the veth pair
 
 
@@ -55,7 +57,7 @@ class Namespace:
                 _ip("link", "set", host_if, "up")
                 _ip("-n", self.name, "addr", "add", f"{block + 2}/30", "dev", inner_if)
                 _ip("-n", self.name, "link", "set", inner_if, "up")
-                self.links.append(Link(str(block + 1), str(block + 2), inner_if))
+                self.links.append(Link(str(block + 1), str(block + 2), host_if, inner_if))
         except BaseException:
             self.close()
             raise
@@ -65,13 +67,30 @@ class Namespace:
         return ["ip", "netns", "exec", self.name]
 
     def take_down(self, link: int) -> None:
-        """Cut a link at the namespace's end, as a cable pulled out of that host:
-        what the host sends over it fails there, and what is sent to it is
-        dropped silently (the host's end stays up, so its route stays)."""
-        _ip("-n", self.name, "link", "set", self.links[link].interface, "down")
+        """Cut a link as a network partition does: both ends stay up, with their
+        routes, and every packet between them is lost without a word. Each end
+        is told a wrong hardware address for the other, so the other's
+        interface drops the frames as meant for someone else."""
+        a = self.links[link]
+        _ip("neigh", "replace", a.address, "lladdr", _NOWHERE, "dev", a.host_interface, "nud", "permanent")
+        _ip(
+            "-n",
+            self.name,
+            "neigh",
+            "replace",
+            a.host_address,
+            "lladdr",
+            _NOWHERE,
+            "dev",
+            a.interface,
+            "nud",
+            "permanent",
+        )
 
     def bring_up(self, link: int) -> None:
-        _ip("-n", self.name, "link", "set", self.links[link].interface, "up")
+        a = self.links[link]  # forgetting the wrong addresses: the next packet asks for the right one (ARP)
+        _ip("neigh", "del", a.address, "dev", a.host_interface)
+        _ip("-n", self.name, "neigh", "del", a.host_address, "dev", a.interface)
 
     def close(self) -> None:
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)  # its veth pairs go with it
