@@ -113,7 +113,7 @@ def replay(
     2 wrong usage or a store that can't be used.
     """
     from ..engine.replay import ReplayError, StrictStop
-    from ..store import StoreError, masked
+    from ..store import StoreError
     from .runner import load_rules
 
     _check_engine(engine, master, output, actions, jobs, other)
@@ -152,7 +152,13 @@ def replay(
     finally:
         if show is not None:
             show(None)
-    report = summary.as_json()
+    _report(summary.as_json(), store, as_json)
+
+
+def _report(report: dict[str, Any], store: Optional[str], as_json: bool) -> None:
+    """The summary, on stdout: as JSON or as text, the store's password masked."""
+    from ..store import masked
+
     report["store"] = masked(store) if store else "memory: (dry run)"
     if as_json:
         write_stdout(json_bytes(report) + b"\n")
@@ -206,7 +212,8 @@ def _on_spark(
             click.echo(f"spark: {message}", err=True)
 
     source, _ = generate_or_raise(read_source(flow), str(flow))
-    log = os.path.join(tempfile.gettempdir(), f"ppdsl-spark-{os.getpid()}.log")
+    log = Path(tempfile.gettempdir()) / f"ppdsl-spark-{os.getpid()}.log"
+    keep_log = False  # Spark's log is kept only where an error names it
     try:
         if store is not None:
             open_store(store).close()  # a store that can't be used stops us before Spark starts
@@ -220,45 +227,33 @@ def _on_spark(
             strict=strict,
             store=(lambda: open_store(store)) if store is not None else None,
             say=say,
-            log=log,
+            log=str(log),
         )
     except StrictStop as exc:
         click.echo(f"error: {printable(str(exc))} (--strict)", err=True)
-        _remove(log)
         return 1
     except (StoreError, ReplayError) as exc:
         click.echo(f"error: {printable(str(exc))}", err=True)
-        if log not in str(exc):  # Spark's log is kept only where an error names it
-            _remove(log)
+        keep_log = str(log) in str(exc)
         return 2
     except OSError as exc:
         click.echo(f"error: {printable(str(exc.filename or ''))}: {exc.strerror or exc}", err=True)
-        _remove(log)
         return 2
     except KeyboardInterrupt:
         click.echo("\ninterrupted: nothing was kept", err=True)
-        _remove(log)
         return 130
-    _remove(log)
+    finally:
+        if not keep_log:
+            log.unlink(missing_ok=True)
     report = result.summary.as_json()
-    report["store"] = store or "memory: (dry run)"
     report["output"] = {"directory": output, "states": result.states, "actions": result.actions}
-    if as_json:
-        write_stdout(json_bytes(report) + b"\n")
-    else:
-        click.echo(_text(report))
+    _report(report, store, as_json)
+    if not as_json:
         click.echo(
             f"written to {printable(output)}: states.parquet ({result.states:,} visitors), "
             f"actions.parquet ({result.actions:,} actions)"
         )
     return 0
-
-
-def _remove(path: str) -> None:
-    import os
-
-    if os.path.exists(path):
-        os.unlink(path)
 
 
 def _replay(
